@@ -1,0 +1,67 @@
+"""Shared fixtures: an isolated cache/config home, the real tree, the C-tool oracle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+#: Where .ci/setup puts the real tree and Debian's kernel image.
+CI_CACHE = Path(os.environ.get("UKL_TUI_CI_CACHE", "/var/cache/ukl-tui-ci"))
+for _var, _default in (
+    ("UKL_TUI_TEST_TREE", CI_CACHE / "linux-source-6.1"),
+    ("UKL_TUI_TEST_BZIMAGE", CI_CACHE / "debian-kernel" / "vmlinuz"),
+):
+    if not os.environ.get(_var) and _default.exists():
+        os.environ[_var] = str(_default)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep every test away from the real ~/.cache and ~/.config; one parse cache a session."""
+    base = tmp_path_factory.mktemp("home")
+    os.environ["XDG_CACHE_HOME"] = str(base / "cache")
+    os.environ["XDG_CONFIG_HOME"] = str(base / "config")
+
+
+@pytest.fixture(scope="session")
+def real_tree() -> Path:
+    """Debian's linux-source-6.1, extracted by .ci/run (skipped only when not configured)."""
+    value = os.environ.get("UKL_TUI_TEST_TREE")
+    if not value:
+        if os.environ.get("CI"):
+            pytest.fail("UKL_TUI_TEST_TREE is not set and .ci/setup did not extract the tree")
+        pytest.skip("UKL_TUI_TEST_TREE is not set (run: bash .ci/setup)")
+    path = Path(value)
+    assert (path / "Kconfig").is_file(), f"UKL_TUI_TEST_TREE={path} is not a kernel tree"
+    return path
+
+
+@pytest.fixture(scope="session")
+def ukl_overlay() -> Path:
+    """The UKL stand-in Kconfig (the fork's kernel/Kconfig.ukl, from UKL.md's table)."""
+    return FIXTURES / "ukl" / "Kconfig.ukl"
+
+
+@pytest.fixture(scope="session")
+def ukl_overlay_no_archive() -> Path:
+    """A stand-in from a newer fork commit: no UKL_ARCHIVE_PATH."""
+    return FIXTURES / "ukl-no-archive" / "Kconfig.ukl"
+
+
+@pytest.fixture(scope="session")
+def mini_tree() -> Path:
+    """A small kernel-shaped tree with 'modules' and 'transitional' attributes."""
+    return FIXTURES / "mini"
+
+
+@pytest.fixture(scope="session")
+def oracle(real_tree: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The kernel's C kconfig tools on the real tree."""
+    from tests.support.oracle import COracle
+
+    return COracle(real_tree, tmp_path_factory.mktemp("oracle-build"))

@@ -1,0 +1,79 @@
+"""The parse cache: used when valid, never when anything the parse read has changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ukl_tui.kconfig import cache, load_tree
+
+
+@pytest.fixture
+def tree_copy(mini_tree: Path, tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    dest = tmp_path / "tree"
+    shutil.copytree(mini_tree, dest)
+    return dest
+
+
+def _load(path: Path):
+    tree = load_tree(path)
+    cache.wait_for_writers()
+    return tree
+
+
+def test_second_load_comes_from_the_cache(tree_copy) -> None:
+    assert not _load(tree_copy).cache_hit
+    again = _load(tree_copy)
+    assert again.cache_hit
+    assert again.value("INET") == "y" and "OLD_NAME" in again.kconf.transitional_syms
+
+
+def test_edited_kconfig_file_invalidates(tree_copy) -> None:
+    _load(tree_copy)
+    kfile = tree_copy / "arch/x86/Kconfig"
+    kfile.write_text(kfile.read_text().replace("default y", "default n", 1))
+    fresh = _load(tree_copy)
+    assert not fresh.cache_hit
+    assert fresh.value("RANDOMIZE_BASE") == "n"
+
+
+def test_new_file_in_a_kconfig_directory_invalidates(tree_copy) -> None:
+    _load(tree_copy)
+    (tree_copy / "arch/x86/Kconfig.extra").write_text("config EXTRA\n\tbool\n")
+    assert not _load(tree_copy).cache_hit
+
+
+def test_environment_change_invalidates(tree_copy, monkeypatch, tmp_path) -> None:
+    _load(tree_copy)
+    assert _load(tree_copy).cache_hit
+    # a different compiler on PATH: the probes could give other values
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake_gcc = bindir / "gcc"
+    fake_gcc.write_text('#!/bin/sh\nexec /usr/bin/gcc "$@"\n')
+    fake_gcc.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    assert not _load(tree_copy).cache_hit
+
+
+def test_overlay_change_invalidates(tree_copy, tmp_path) -> None:
+    overlay = tmp_path / "Kconfig.extra"
+    overlay.write_text('config EXTRA\n\tbool "extra"\n\tdefault y\n')
+    assert load_tree(tree_copy, overlays=[overlay]).value("EXTRA") == "y"
+    cache.wait_for_writers()
+    overlay.write_text('config EXTRA\n\tbool "extra"\n\tdefault n\n')
+    fresh = load_tree(tree_copy, overlays=[overlay])
+    assert not fresh.cache_hit and fresh.value("EXTRA") == "n"
+
+
+def test_corrupt_cache_is_a_miss(tree_copy) -> None:
+    _load(tree_copy)
+    for entry in (Path(os.environ["XDG_CACHE_HOME"]) / "ukl-tui" / "kconfig").iterdir():
+        data = entry.read_bytes()
+        entry.write_bytes(data[: len(data) // 2])
+    tree = _load(tree_copy)
+    assert not tree.cache_hit and tree.value("INET") == "y"
