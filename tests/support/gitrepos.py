@@ -178,12 +178,16 @@ AC_ARG_ENABLE([bypass], [AS_HELP_STRING([--enable-bypass], [glibc bypass])],
 AM_CONDITIONAL([ENABLE_BYPASS], [test "x$ENABLE_BYPASS" = "xyes"])
 AC_ARG_ENABLE([same-stack], [AS_HELP_STRING([--enable-same-stack], [same stack])],
     [ENABLE_SAME_STACK="$enableval"], [ENABLE_SAME_STACK="no"])
+AM_CONDITIONAL([ENABLE_SAME_STACK], [test "x$ENABLE_SAME_STACK" = "xyes"])
 AC_ARG_ENABLE([use-ret], [AS_HELP_STRING([--enable-use-ret], [ret instead of iret])],
     [ENABLE_USE_RET="$enableval"], [ENABLE_USE_RET="no"])
+AM_CONDITIONAL([ENABLE_USE_RET], [test "x$ENABLE_USE_RET" = "xyes"])
 AC_ARG_ENABLE([use-ist-pf], [AS_HELP_STRING([--enable-use-ist-pf], [IST for PF])],
     [ENABLE_USE_IST_PF="$enableval"], [ENABLE_USE_IST_PF="no"])
+AM_CONDITIONAL([ENABLE_USE_IST_PF], [test "x$ENABLE_USE_IST_PF" = "xyes"])
 AC_ARG_ENABLE([shortcuts], [AS_HELP_STRING([--enable-shortcuts], [deep shortcuts])],
 \t[ENABLE_SHORTCUT="$enableval"], [ENABLE_SHORTCUT="no"])
+AM_CONDITIONAL([ENABLE_SHORTCUT], [test "x$ENABLE_SHORTCUT" = "xyes"])
 AC_ARG_ENABLE([libupcall], [AS_HELP_STRING([--enable-libupcall], [libupcall])],
 \t[ENABLE_LIBUPCALL="$enableval"], [ENABLE_LIBUPCALL="no"])
 dnl Use the selected event system for tcp_echo
@@ -234,7 +238,11 @@ def makefile_am_text(*, app_clean: bool = True) -> str:
         "linux/.config: saveconfig\n\trm -f $@\n\tcp $(srcdir)/saveconfig $@\n"
         "\techo CONFIG_UNIKERNEL_LINUX=y >> $@\n\techo CONFIG_UKL_TLS=y >> $@\n"
         "\techo CONFIG_UKL_ARCHIVE_PATH=$(ARCHIVE) >> $@\n"
-        "\techo CONFIG_UKL_NAME=$(TRIGGER) >> $@\n\n"
+        "\techo CONFIG_UKL_NAME=$(TRIGGER) >> $@\n"
+        "if ENABLE_SAME_STACK\n\techo CONFIG_UKL_SAME_STACK=y >> $@\nendif\n"
+        "if ENABLE_USE_RET\n\techo CONFIG_UKL_USE_RET=y >> $@\nendif\n"
+        "if ENABLE_USE_IST_PF\n\techo CONFIG_UKL_USE_IST_PF=y >> $@\nendif\n"
+        "if ENABLE_SHORTCUT\n\techo CONFIG_UKL_DEEP_SHORTCUT=y >> $@\nendif\n\n"
         "UKL.a: $(PROGRAM)/UKL.a\n\tcp $< $@\n\n"
         "$(PROGRAM)/UKL.a: $(CRT_OBJS) $(LIBC_OBJS)\n\tcd $(PROGRAM) && $(MAKE) UKL.a\n"
     )
