@@ -306,39 +306,40 @@ class NetworkSpec:
         if not isinstance(address, IPv4Interface):
             raise UserError(f"bad guest address {address!r}")
         gateway = self.gateway
+        if gateway is not None and not isinstance(gateway, IPv4Address):
+            raise UserError(f"bad gateway {gateway!r}")
+        ip = address.ip
+        if self.mode == "user":
+            if ip in BRIDGE_NET:
+                raise UserError(
+                    f"guest address {ip} belongs to the bridge network ({BRIDGE_NET}, tap mode); "
+                    f"under user networking use {USER_GUEST}"
+                )
+            if ip not in USER_NET:
+                raise UserError(
+                    f"guest address {ip} is outside user networking's {USER_NET}; use {USER_GUEST}"
+                )
+            if ip in (USER_GATEWAY, USER_DNS):
+                raise UserError(
+                    f"guest address {ip} is QEMU's {'gateway' if ip == USER_GATEWAY else 'DNS'} "
+                    f"under user networking; use {USER_GUEST.ip}"
+                )
         if gateway is not None:
-            if not isinstance(gateway, IPv4Address):
-                raise UserError(f"bad gateway {gateway!r}")
             if gateway not in address.network:
                 raise UserError(
                     f"gateway {gateway} is outside the guest's subnet {address.network}"
                 )
-            if gateway == address.ip:
+            if gateway == ip:
                 raise UserError(f"gateway {gateway} is the guest's own address")
+            if self.mode == "user" and gateway != USER_GATEWAY:
+                raise UserError(
+                    f"under user networking the gateway is {USER_GATEWAY}, not {gateway}"
+                )
         if self.address_via == "init" and address.network.prefixlen != 24:
             raise UserError(
                 f"ukl's init always adds the address as /24: {address} cannot be handed over "
                 "as init arguments (use the ip= parameter)"
             )
-        if self.mode != "user":
-            return
-        ip = address.ip
-        if ip in BRIDGE_NET:
-            raise UserError(
-                f"guest address {ip} belongs to the bridge network ({BRIDGE_NET}, tap mode); "
-                f"under user networking use {USER_GUEST}"
-            )
-        if ip not in USER_NET:
-            raise UserError(
-                f"guest address {ip} is outside user networking's {USER_NET}; use {USER_GUEST}"
-            )
-        if ip in (USER_GATEWAY, USER_DNS):
-            raise UserError(
-                f"guest address {ip} is QEMU's {'gateway' if ip == USER_GATEWAY else 'DNS'} "
-                f"under user networking; use {USER_GUEST.ip}"
-            )
-        if gateway is not None and gateway != USER_GATEWAY:
-            raise UserError(f"under user networking the gateway is {USER_GATEWAY}, not {gateway}")
 
     def check_host(self) -> None:
         """What must be true on the machine that boots: root and an existing bridge for tap.
@@ -762,7 +763,7 @@ def cpu_flags_clear_smap_smep(cpu_arg: str) -> bool:
     """
     state: dict[str, bool] = {}
     items = [i.strip() for i in cpu_arg.split(",") if i.strip()]
-    if items and _CPU_MODEL_RE.match(items[0]) and "=" not in items[0]:
+    if items and items[0][0] not in "+-" and _CPU_MODEL_RE.match(items[0]):
         items = items[1:]
     for item in items:
         if item[0] in "+-":
