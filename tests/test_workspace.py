@@ -406,3 +406,20 @@ def test_clone_timeout_is_reported_as_unreachable(tmp_path: Path, silent_server:
         clone_ukl(silent_server, tmp_path / "ukl", log_path=tmp_path / "l", timeout=0.5)
     assert time.perf_counter() - start < 5
     assert str(err.value) == f"cannot reach {silent_server}: no network? (no result after 0.5 s)"
+
+
+def test_the_linux_submodule_itself_is_a_kernel_tree_with_git(
+    full_checkout: Path, upstream: UklUpstream
+):
+    ws = inspect_workspace(full_checkout / "linux")  # its .git is a file pointing elsewhere
+    assert ws.kind == "kernel" and ws.kernel_version == "6.3.0"
+    assert ws.git is not None and ws.git.detached
+    assert ws.git.commit == upstream.linux_commits[0][:7]
+    assert ws.git.branch == f"detached at {ws.git.commit}"
+
+
+def test_git_status_failure_is_reported_not_raised(checkout: Path):
+    (checkout / ".git" / "index").write_bytes(b"garbage, not an index")
+    ws = inspect_workspace(checkout)
+    assert ws.kind == "ukl"
+    assert ws.git is not None and ws.git.error and "index" in ws.git.error

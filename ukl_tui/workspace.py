@@ -315,9 +315,9 @@ def _status(repo: Repo) -> GitStatus:
             kill_after_timeout=STATUS_TIMEOUT,
             strip_newline_in_stdout=False,
         )
-    except git.GitCommandError as exc:
+    except git.CommandError as exc:  # GitCommandError, or GitCommandNotFound (no git at all)
         out = ""
-        error = _one_line(exc.stderr) or f"git status failed (exit {exc.status})"
+        error = _one_line(exc.stderr) or f"git status failed ({exc.status})"
 
     oid: str | None = None
     head: str | None = None
@@ -366,7 +366,7 @@ def _status(repo: Repo) -> GitStatus:
         try:
             line = repo.git.log("-1", "--format=%h%x00%s", oid)
             commit, _, subject = line.partition("\0")
-        except git.GitCommandError:
+        except git.CommandError:
             commit = oid[:7]
     if detached:
         branch = f"detached at {commit or (oid or '?')[:7]}"
@@ -401,7 +401,7 @@ def _submodule_states(
     recorded: dict[str, str] = {}
     try:
         listing = repo.git.ls_files("-s", "--", *[p for _, p, _ in modules])
-    except git.GitCommandError:
+    except git.CommandError:
         listing = ""
     for line in listing.splitlines():
         meta, _, path = line.partition("\t")
@@ -424,7 +424,7 @@ def _submodule_states(
         else:
             try:
                 actual = git.Git(sub).rev_parse("--verify", "-q", "HEAD")
-            except git.GitCommandError:
+            except git.CommandError:
                 actual = None
             if not actual:
                 actual = None
