@@ -27,6 +27,8 @@ import kconfiglib
 _ATTR = re.compile(r"^(\s+)(modules|transitional)\s*(#.*)?$")
 _HELP = re.compile(r"^\s*(help|---help---)\s*(#.*)?$")
 _CONFIG_START = re.compile(r"^\s*(config|menuconfig)\s+(\S+)")
+#: Cheap whole-file test: almost no file needs the line-by-line rewrite.
+_ANY_ATTR = re.compile(r"^\s+(?:modules|transitional)\s*(?:#.*)?$", re.M)
 
 
 def _indent(line: str) -> int:
@@ -35,6 +37,8 @@ def _indent(line: str) -> int:
 
 def rewrite_kconfig(text: str) -> tuple[str, list[tuple[int, str]]]:
     """Rewrite newer attributes; return the new text and (line, symbol) of each transitional."""
+    if not _ANY_ATTR.search(text):
+        return text, []
     out: list[str] = []
     transitional: list[tuple[int, str]] = []
     current_sym = ""
