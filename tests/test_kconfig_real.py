@@ -32,7 +32,7 @@ def test_tree_loads_with_all_symbols(real_tree, tmp_path) -> None:
     # the compiler probes ran in a writable place and saw the real toolchain
     assert tree.value("CC_IS_GCC") == "y"
     assert int(tree.value("GCC_VERSION")) > 100000
-    assert len(tree.config_text().splitlines()) > 5000
+    assert "CONFIG_64BIT=y" in tree.config_text()
 
 
 def test_defconfig_matches_make_olddefconfig(real_tree, tmp_path, oracle) -> None:
