@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ukl_tui.errors import UserError
+from ukl_tui.kconfig.env import makefile_version
 
 if TYPE_CHECKING:
     from git import Repo
@@ -46,12 +47,9 @@ SubmoduleStateName = Literal["not initialised", "at recorded commit", "moved", "
 DIRTY_CAP = 50
 #: Seconds a ``git status`` may take before the dirty list is reported as unknown.
 STATUS_TIMEOUT = 20.0
-#: Bytes of the kernel Makefile read for VERSION/PATCHLEVEL/... (they are in the first lines).
+#: Bytes read from the head of a file that is only sniffed (Makefile, configure.ac).
 _MAKEFILE_HEAD = 4096
 
-_VERSION_RE = re.compile(
-    r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE
-)
 _UKL_CONFIGURE_RE = re.compile(r"AC_INIT\(\s*\[?UKL\b|AC_ARG_WITH\(\s*\[?program\b|with-program")
 
 
@@ -153,9 +151,7 @@ def _kernel_tree_problem(path: Path) -> str | None:
     makefile = path / "Makefile"
     if not (path / "Kconfig").is_file() or not makefile.is_file():
         return "no Kconfig/Makefile"
-    head = _read_head(makefile)
-    keys = {m.group(1) for m in _VERSION_RE.finditer(head)}
-    if not {"VERSION", "PATCHLEVEL"} <= keys:
+    if makefile_version(path) is None:
         return "its Makefile has no VERSION/PATCHLEVEL lines"
     if not (path / "arch" / "x86" / "Kconfig").is_file():
         return "no arch/x86/Kconfig (UKL is x86_64 only)"
@@ -171,24 +167,8 @@ def _read_head(path: Path, size: int = _MAKEFILE_HEAD) -> str:
 
 
 def kernel_version(tree: Path) -> str | None:
-    """The version string the tree's Makefile defines, as ``make kernelversion`` prints it.
-
-    Mirrors the kernel's own ``KERNELVERSION``: ``VERSION.PATCHLEVEL.SUBLEVEL`` followed by
-    ``EXTRAVERSION``, where an empty SUBLEVEL drops its dot (``6.1`` + ``-rc1``).
-    """
-    head = _read_head(tree / "Makefile")
-    values: dict[str, str] = {}
-    for m in _VERSION_RE.finditer(head):
-        values.setdefault(m.group(1), m.group(2))
-    version = values.get("VERSION", "")
-    if not version:
-        return None
-    text = version
-    if values.get("PATCHLEVEL"):
-        text += "." + values["PATCHLEVEL"]
-        if values.get("SUBLEVEL"):
-            text += "." + values["SUBLEVEL"]
-    return text + values.get("EXTRAVERSION", "")
+    """The version string the tree's Makefile defines, as ``make kernelversion`` prints it."""
+    return makefile_version(tree)
 
 
 def _configure_problem(root: Path) -> str | None:

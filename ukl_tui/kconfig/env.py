@@ -49,22 +49,40 @@ TOOLS: dict[str, str] = {
 ARCH = "x86_64"
 SRCARCH = "x86"
 
-_MAKEFILE_VAR = re.compile(r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)\s*=\s*(\S*)\s*$", re.M)
+_MAKEFILE_VAR = re.compile(
+    r"^(VERSION|PATCHLEVEL|SUBLEVEL|EXTRAVERSION)[ \t]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE
+)
+
+
+def makefile_version(srctree: Path) -> str | None:
+    """KERNELVERSION as ``make kernelversion`` prints it, or None when the Makefile has none.
+
+    ``VERSION.PATCHLEVEL.SUBLEVEL`` then ``EXTRAVERSION``; an empty SUBLEVEL drops its dot
+    (``6.1`` + ``-rc1``). The variables sit in the Makefile's first lines; the first
+    definition wins, as later ones are conditional in some trees.
+    """
+    try:
+        with open(srctree / "Makefile", "rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return None
+    values: dict[str, str] = {}
+    for match in _MAKEFILE_VAR.finditer(head):
+        values.setdefault(match.group(1), match.group(2))
+    if not values.get("VERSION") or not values.get("PATCHLEVEL"):
+        return None
+    text = f"{values['VERSION']}.{values['PATCHLEVEL']}"
+    if values.get("SUBLEVEL"):
+        text += "." + values["SUBLEVEL"]
+    return text + values.get("EXTRAVERSION", "")
 
 
 def kernel_version(srctree: Path) -> str:
-    """KERNELVERSION as kbuild computes it from the top-level Makefile (e.g. ``6.1.192``)."""
-    try:
-        head = (srctree / "Makefile").read_text(errors="replace")[:4096]
-    except OSError as exc:
-        raise UserError(f"{srctree}: cannot read the kernel Makefile ({exc.strerror})") from None
-    found = dict(_MAKEFILE_VAR.findall(head))
-    if "VERSION" not in found or "PATCHLEVEL" not in found:
+    """``makefile_version``, or a clear error when the tree has no version."""
+    version = makefile_version(srctree)
+    if version is None:
         raise UserError(f"{srctree}/Makefile has no VERSION/PATCHLEVEL lines: not a kernel tree")
-    version = f"{found['VERSION']}.{found['PATCHLEVEL']}"
-    if found.get("SUBLEVEL"):
-        version += f".{found['SUBLEVEL']}"
-    return version + found.get("EXTRAVERSION", "")
+    return version
 
 
 @lru_cache(maxsize=8)
