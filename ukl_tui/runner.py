@@ -619,16 +619,19 @@ class Runner:
         reader = asyncio.ensure_future(self._pump(st, proc.stdout))
         waiter = asyncio.ensure_future(proc.wait())
         try:
-            await self._watch(st, waiter)
-            st.returncode = waiter.result()
-            # Whatever the leader left behind in its group goes too (and releases the pipe).
+            await self._watch(st, proc, waiter)
+            # Whatever the leader left behind in its group goes too, releasing the output pipe
+            # (asyncio's wait() also waits for the pipe to close).
             if group_members(st.pgid):
                 await self._terminate_group(st.pgid)
             try:
-                await asyncio.wait_for(asyncio.shield(reader), timeout=self.kill_grace + 2)
+                await asyncio.wait_for(
+                    asyncio.shield(asyncio.gather(reader, waiter)), timeout=self.kill_grace + 2
+                )
             except TimeoutError:
                 reader.cancel()
                 self.errors.append(f"{step.id}: output pipe still open after the group ended")
+            st.returncode = proc.returncode
             if st.kill_task is not None:
                 await st.kill_task
         finally:
@@ -638,13 +641,19 @@ class Runner:
             _unregister_group(st.pgid)
         st.status = self._final_status(st)
 
-    async def _watch(self, st: _StepState, waiter: asyncio.Future[int]) -> None:
-        """Poll the clock while the process runs: step timeout and the boot watchdog."""
+    async def _watch(
+        self, st: _StepState, proc: asyncio.subprocess.Process, waiter: asyncio.Future[int]
+    ) -> None:
+        """Poll while the leader runs: step timeout and the boot watchdog.
+
+        Returns as soon as the leader has exited, even while a leftover child still holds
+        the output pipe open.
+        """
         step = st.step
         deadline = None if step.timeout is None else st.started + step.timeout
         while True:
             done, _ = await asyncio.wait({waiter}, timeout=0.1)
-            if done:
+            if done or proc.returncode is not None:
                 return
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -662,7 +671,7 @@ class Runner:
                     st,
                     "error" if self.kill_on_silence else "warning",
                     st.line_no,
-                    f"silent for {self.boot_silence:.0f} s",
+                    f"silent for {self.boot_silence:g} s",
                     "the guest printed nothing: a hang, or a kernel without console=ttyS0 "
                     "and a serial driver; under TCG a big kernel is slow but not this slow",
                 )
