@@ -29,11 +29,30 @@ def register(sub: Any) -> None:
         "apply",
         help="set values (and presets) and write .config, reporting what did not stick",
         description="Set values, let Kconfig settle, verify each one, write .config "
-        "atomically (the previous file kept as .config.old). Exit 0 when every value took, "
-        "1 when one did not, 2 on bad input.",
+        "atomically (the previous file kept as .config.old). With --preset, each preset "
+        "symbol is reported applied / already / NOT STUCK / not in tree; --set values win "
+        "over the presets and are reported as overriding them. Exit 0 when every value took, "
+        "1 when one did not (or a required symbol is missing), 2 on bad input.",
     )
     add_tree_arguments(apply)
     apply.add_argument("--out", help="where to write (default: the tree's .config)")
+    apply.add_argument(
+        "--preset",
+        dest="presets",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="preset to apply (repeatable or comma-separated; see 'ukl-tui presets')",
+    )
+    apply.add_argument(
+        "--base",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="NAME",
+        help="start from the presets' base configuration (or NAME: defconfig, tinyconfig) "
+        "instead of the current .config; a tree without .config starts from it anyway",
+    )
     apply.add_argument(
         "--set",
         dest="assignments",
@@ -62,6 +81,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     """Set the requested values, verify, write; exit 1 when one did not stick."""
     wanted = dict(parse_assignment(a) for a in args.assignments)
+    if args.presets or args.base is not False:
+        return _apply_presets(args, wanted)
     tree = open_tree(args)
     for name, value in wanted.items():
         tree.normalise(name, value)  # every value is validated before anything changes
@@ -82,12 +103,70 @@ def cmd_apply(args: argparse.Namespace) -> int:
     else:
         for result in results:
             print(result.line())
-            for term in result.blockers:
-                fix = " ".join(f"{k}={v}" for k, v in term.fix)
-                print(
-                    f"             blocked by {term.describe()}" + (f"; fix: {fix}" if fix else "")
-                )
+            _print_blockers(result.blockers)
         if written:
             note = f" ({len(failed)} value(s) did not stick)" if failed else ""
             print(f"wrote {written}{note}")
+    return 1 if failed else 0
+
+
+def _print_blockers(blockers: Any) -> None:
+    for term in blockers:
+        fix = " ".join(f"{k}={v}" for k, v in term.fix)
+        print(f"             blocked by {term.describe()}" + (f"; fix: {fix}" if fix else ""))
+
+
+def _apply_presets(args: argparse.Namespace, wanted: dict[str, str]) -> int:
+    """``apply --preset``: the per-symbol report; ``--set`` values are the user's own."""
+    from ukl_tui.errors import UserError
+    from ukl_tui.presets import apply_presets, load_presets
+
+    presets = load_presets(args.presets) if args.presets else []
+    if args.base is True and not presets:
+        raise UserError("--base without a NAME needs --preset (or say --base tinyconfig)")
+    tree = open_tree(args)
+    # A tree without a .config starts from the presets' base, as the preset file says.
+    base = args.base if args.base is not False else tree.loaded_from is None
+    report = apply_presets(tree, presets, hand_edits=wanted, base=base)
+    written = None
+    if not args.dry_run:
+        target = Path(args.out) if args.out else tree.srctree / ".config"
+        written = tree.write_config(target)
+    failed = report.failed
+    if args.json:
+        print_json(
+            {
+                "presets": list(report.presets),
+                "base": report.base,
+                "outcomes": [dataclasses.asdict(o) for o in report.outcomes],
+                "clashes": [dataclasses.asdict(c) for c in report.clashes],
+                "boot": dataclasses.asdict(report.boot),
+                "results": [dataclasses.asdict(r) for r in report.results],
+                "written": str(written) if written else None,
+                "ok": not failed,
+            }
+        )
+        return 1 if failed else 0
+    if presets:
+        chain = ", ".join(dict.fromkeys(n for p in presets for n in p.chain))
+        print(f"presets: {', '.join(report.presets)} (with {chain})")
+    if report.base:
+        print(f"base: {report.base}")
+    for outcome in report.outcomes:
+        print(outcome.line())
+        if outcome.status == "not-stuck":
+            _print_blockers(outcome.blockers)
+    if report.clashes:
+        print(f"{len(report.clashes)} preset value(s) overridden by your --set values")
+    boot = report.boot
+    if boot.cmdline or boot.qemu_cpu_flags or boot.gdb:
+        parts = [f"kernel parameters: {boot.cmdline_text}"] if boot.cmdline else []
+        if boot.qemu_cpu_flags:
+            parts.append(f"QEMU -cpu flags: {boot.cpu_arg}")
+        if boot.gdb:
+            parts.append("QEMU gdb stub")
+        print("boot: " + "; ".join(parts))
+    if written:
+        note = f" ({len(failed)} value(s) did not stick or are missing)" if failed else ""
+        print(f"wrote {written}{note}")
     return 1 if failed else 0
