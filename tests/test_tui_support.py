@@ -1,0 +1,104 @@
+"""Shared pieces of the TUI tests: the real tree loaded once, sessions, fixed host facts.
+
+Imported by the other ``test_tui_*`` modules (it holds no tests itself). The real tree is
+parsed once per session and each test gets it back at the values of a fresh load, with its
+``.config`` in the test's own tmp_path (never inside the extracted tree).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ukl_tui.app import Session, UklApp
+from ukl_tui.host import Prereq
+
+#: Host facts for snapshots: real Prereq records, fixed so screenshots do not depend on
+#: what this machine has installed.
+FIXED_PREREQS = [
+    Prereq("gcc", True, "/usr/bin/gcc", "gcc"),
+    Prereq("make", True, "/usr/bin/make", "make"),
+    Prereq("flex", True, "/usr/bin/flex", "flex"),
+    Prereq("bison", True, "/usr/bin/bison", "bison"),
+    Prereq("bc", False, "bc not found on PATH", "bc"),
+    Prereq("libelf headers", True, "/usr/include/libelf.h", "libelf-dev"),
+    Prereq("openssl headers", True, "/usr/include/openssl/ssl.h", "libssl-dev"),
+    Prereq("autoconf", True, "/usr/bin/autoconf", "autoconf"),
+    Prereq("automake", True, "/usr/bin/automake", "automake"),
+    Prereq("qemu-system-x86_64", True, "/usr/bin/qemu-system-x86_64", "qemu-system-x86"),
+    Prereq("busybox (static)", True, "/bin/busybox", "busybox-static"),
+    Prereq(
+        "docker",
+        False,
+        "docker not found on PATH (only needed for ukl's own initrd)",
+        "docker.io",
+        optional=True,
+    ),
+    Prereq(
+        "KVM",
+        False,
+        "the CPU flags show neither vmx nor svm; QEMU will use TCG (slower)",
+        "qemu-system-x86",
+        optional=True,
+    ),
+]
+
+
+def defconfig_copy(real_tree: Path, directory: Path) -> Path:
+    """A writable .config to start from: the tree's x86_64 defconfig, in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / ".config"
+    shutil.copy(real_tree / "arch" / "x86" / "configs" / "x86_64_defconfig", target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def loaded_tree(real_tree: Path, ukl_overlay: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The real tree with the UKL stand-in and defconfig, parsed once; plus its fresh state."""
+    from ukl_tui.kconfig import load_tree
+
+    config = defconfig_copy(real_tree, tmp_path_factory.mktemp("tui-start"))
+    tree = load_tree(real_tree, config=config, overlays=[ukl_overlay])
+    tree.search("ukl")
+    return tree, tree.snapshot(), config.read_text()
+
+
+@pytest.fixture
+def tree(loaded_tree, tmp_path: Path):  # noqa: ANN201
+    """The shared tree at fresh-load values, saving to ``tmp_path/work/.config``."""
+    tree, snapshot, text = loaded_tree
+    tree.restore(snapshot)
+    config = tmp_path / "work" / ".config"
+    config.parent.mkdir(parents=True)
+    config.write_text(text)
+    tree.config_path = config
+    tree.mark_saved(text)
+    return tree
+
+
+def make_app(tree, real_tree: Path, ukl_overlay: Path) -> UklApp:  # noqa: ANN001
+    """An app whose session already holds the loaded tree (the welcome screen skips loading)."""
+    session = Session(
+        tree_path=real_tree,
+        config=tree.config_path,
+        overlays=[ukl_overlay],
+        tree_source="argument",
+        tree=tree,
+        prereqs=list(FIXED_PREREQS),
+    )
+    return UklApp(session)
+
+
+async def wait_for(pilot, condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+    """Let the app run until ``condition()`` holds (workers and messages included)."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the app")
+        await pilot.pause(0.02)
+    await asyncio.sleep(0)

@@ -1,0 +1,342 @@
+"""The wizard: a Textual app leading from a kernel tree (or nothing) to the exact commands.
+
+The app holds the session (tree, workspace, choices made so far) and the navigation between
+steps; every screen is a thin face over the core modules. Steps are installed screens, so
+going back and forth keeps each screen as the user left it; Escape goes back a step, Ctrl+N
+goes forward, the step bar can be clicked. Ctrl+P jumps to any symbol by fuzzy name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from ukl_tui.errors import UserError
+from ukl_tui.widgets.palette import SymbolProvider
+from ukl_tui.widgets.steps import StepBar
+
+if TYPE_CHECKING:
+    from ukl_tui.host import Prereq
+    from ukl_tui.kconfig import Change, Tree
+    from ukl_tui.workspace import Workspace
+
+
+@dataclass
+class Session:
+    """Everything chosen so far; what a saved plan will hold."""
+
+    tree_path: Path | None = None
+    config: Path | None = None
+    overlays: list[Path] = field(default_factory=list)
+    plan_path: Path | None = None
+    #: Where the tree came from: "argument", "current directory", "$UKL_DIR", "picked", ...
+    tree_source: str = ""
+    tree: Tree | None = None
+    workspace: Workspace | None = None
+    load_error: str | None = None
+    load_seconds: float = 0.0
+    #: The .config text the session started from (or last saved): "changed" means against it.
+    baseline: str = ""
+    #: Host prerequisites (``host.check_prerequisites``), filled by the welcome screen.
+    prereqs: list[Prereq] | None = None
+
+
+def locate_tree(argument: str | None, cwd: Path | None = None) -> tuple[Path | None, str]:
+    """Which tree to open: the argument, the current directory, then ``$UKL_DIR``.
+
+    The current directory counts only when it is a kernel tree or a ukl checkout (it is
+    checked with the workspace module); otherwise ``(None, "")`` means "ask the user".
+    """
+    if argument:
+        return Path(argument).expanduser(), "argument"
+    from ukl_tui.workspace import inspect_workspace
+
+    here = cwd or Path.cwd()
+    try:
+        inspect_workspace(here)
+    except UserError:
+        pass
+    else:
+        return here, "current directory"
+    env = os.environ.get("UKL_DIR")
+    if env:
+        return Path(env).expanduser(), "$UKL_DIR"
+    return None, ""
+
+
+class TreeLoaded(Message, bubble=False):
+    """The tree finished loading (or failed: ``error``); posted to the app only."""
+
+    def __init__(self, error: str | None) -> None:
+        super().__init__()
+        self.error = error
+
+
+class UklApp(App[int]):
+    """The ukl-tui wizard (see module docstring)."""
+
+    CSS_PATH = "ukl_tui.tcss"
+    TITLE = "ukl-tui"
+    COMMANDS: ClassVar = App.COMMANDS | {SymbolProvider}
+    HORIZONTAL_BREAKPOINTS: ClassVar = [(0, "-narrow"), (110, "-wide")]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next"),
+    ]
+
+    #: The wizard's steps, in order: (screen name, title).
+    ALL_STEPS: ClassVar[list[tuple[str, str]]] = [
+        ("welcome", "Welcome"),
+        ("browser", "Config"),
+    ]
+
+    def __init__(self, session: Session, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.session = session
+        self.started = time.perf_counter()
+        #: Seconds from start to the first paint of the welcome screen (the benchmark reads it).
+        self.first_paint: float | None = None
+
+    # ----- steps ----------------------------------------------------------------------
+
+    def steps(self) -> list[tuple[str, str]]:
+        """The steps shown in the step bar."""
+        return list(self.ALL_STEPS)
+
+    def step_names(self) -> list[str]:
+        """Just the names."""
+        return [name for name, _ in self.steps()]
+
+    def current_step(self) -> str | None:
+        """The step on screen (None while a dialog or an unknown screen is on top)."""
+        for name in self.step_names():
+            if self.is_screen_installed(name) and self.get_screen(name) is self.screen:
+                return name
+        return None
+
+    def on_mount(self) -> None:
+        """Start on the welcome screen; it loads the tree."""
+        from ukl_tui.screens.welcome import WelcomeScreen
+
+        if self.session.tree is not None and not self.session.baseline:
+            self.session.baseline = self.session.tree.config_text()
+        self.install_screen(WelcomeScreen(), "welcome")
+        self.push_screen("welcome")
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.first_paint is None:
+            self.first_paint = time.perf_counter() - self.started
+
+    def _make_screen(self, name: str) -> None:
+        if self.is_screen_installed(name):
+            return
+        if name == "browser":
+            from ukl_tui.screens.browser import BrowserScreen
+
+            self.install_screen(BrowserScreen(), name)
+        else:
+            raise ValueError(f"unknown step {name}")
+
+    def can_enter(self, name: str) -> str | None:
+        """None when the step can be shown now, else why not (said to the user)."""
+        if name != "welcome" and self.session.tree is None:
+            return "The kernel tree is not loaded yet."
+        return None
+
+    def goto(self, name: str) -> bool:
+        """Show a step (keeping every step's screen as it was left)."""
+        problem = self.can_enter(name)
+        if problem:
+            self.notify(problem, severity="warning")
+            return False
+        self._make_screen(name)
+        if self.current_step() == name:
+            return True
+        if self.current_step() is None and len(self.screen_stack) > 1:
+            return False  # a dialog is open: it answers first
+        self.switch_screen(name)
+        return True
+
+    def action_next(self) -> None:
+        """Ctrl+N: the next step."""
+        names = self.step_names()
+        here = self.current_step()
+        if here is None:
+            return
+        index = names.index(here)
+        if index + 1 < len(names):
+            self.goto(names[index + 1])
+
+    def action_back(self) -> None:
+        """Escape: the previous step."""
+        names = self.step_names()
+        here = self.current_step()
+        if here is None:
+            return
+        index = names.index(here)
+        if index > 0:
+            self.goto(names[index - 1])
+
+    def on_step_bar_picked(self, event: StepBar.Picked) -> None:
+        """A click on the step bar."""
+        self.goto(event.step)
+
+    # ----- the tree -------------------------------------------------------------------
+
+    def load_tree(self) -> Worker[None]:
+        """Load the tree named by the session in a worker thread; posts TreeLoaded."""
+        self.session.tree = None
+        self.session.load_error = None
+        return self._load_tree()
+
+    @work(thread=True, exclusive=True, group="load-tree")
+    def _load_tree(self) -> None:
+        from ukl_tui.kconfig import load_tree
+
+        session = self.session
+        start = time.perf_counter()
+        try:
+            assert session.tree_path is not None
+            tree = load_tree(session.tree_path, config=session.config, overlays=session.overlays)
+            tree.search("ukl")  # build the search index here, not on the first keystroke
+            baseline = tree.config_text()
+        except UserError as exc:
+            session.load_error = exc.message
+        else:
+            session.baseline = baseline
+            session.tree = tree
+        session.load_seconds = time.perf_counter() - start
+        self.post_message(TreeLoaded(session.load_error))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A crash in the loader is a bug, but it must still reach the screen as a message."""
+        if event.worker.group == "load-tree" and event.state == WorkerState.ERROR:
+            self.session.load_error = f"loading failed: {event.worker.error}"
+            self.post_message(TreeLoaded(self.session.load_error))
+
+    def on_tree_loaded(self, event: TreeLoaded) -> None:
+        """Tell the welcome screen; forget screens built for an earlier tree."""
+        for name in self.step_names():
+            if name != "welcome" and self.is_screen_installed(name):
+                if self.get_screen(name) is not self.screen:
+                    self.uninstall_screen(name)
+        if self.is_screen_installed("welcome"):
+            self.get_screen("welcome").tree_loaded(event.error)  # type: ignore[attr-defined]
+
+    # ----- symbols --------------------------------------------------------------------
+
+    def jump_to_symbol(self, name: str) -> None:
+        """Open the browser on a symbol (the command palette calls this)."""
+        if not self.goto("browser"):
+            return
+        from ukl_tui.screens.browser import BrowserScreen
+
+        screen = self.get_screen("browser")
+        assert isinstance(screen, BrowserScreen)
+        self.call_after_refresh(screen.jump_to, name)
+
+    # ----- quitting -------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: ask first when the configuration has unsaved changes."""
+        self.confirm_unsaved(lambda: self.exit(0), "quit")
+
+    def confirm_unsaved(self, then: Callable[[], None], verb: str) -> None:
+        """Run ``then``, asking first (save, discard, cancel) if there are unsaved changes."""
+        from ukl_tui.screens.dialogs import Choose
+
+        tree = self.session.tree
+        changes = self.session_changes()
+        if not changes:
+            then()
+            return
+        if self.current_step() is None and len(self.screen_stack) > 1:
+            self.pop_screen()  # a dialog was open: the question replaces it
+        count = len(changes)
+
+        def answered(key: str | None) -> None:
+            if key == "s":
+                if self.save_config() is not None:
+                    then()
+            elif key == "d":
+                then()
+
+        self.push_screen(
+            Choose(
+                "Unsaved changes",
+                f"You changed {count} symbol{'s' if count != 1 else ''} since "
+                f"{tree.config_path} was loaded or saved. Save before you {verb}?",
+                [("s", "Save", "primary"), ("d", "Discard", "error"), ("c", "Cancel", "default")],
+            ),
+            answered,
+        )
+
+    def session_changes(self) -> list[Change]:
+        """Symbols whose value differs from the baseline (the file as loaded or last saved).
+
+        Not ``Tree.diff()`` against the file itself: a minimal .config (a defconfig) lacks
+        thousands of lines that saving would add, yet the user changed none of them.
+        """
+        tree = self.session.tree
+        if tree is None:
+            return []
+        return tree.diff(against=self.session.baseline)
+
+    def save_config(self) -> Path | None:
+        """Write .config atomically (the previous one becomes .config.old); None on error."""
+        tree = self.session.tree
+        if tree is None:
+            return None
+        try:
+            path = tree.write_config()
+        except UserError as exc:
+            self.notify(exc.message, severity="error", title="Not saved")
+            return None
+        self.session.baseline = tree.config_text()
+        self.notify(f"{path}\n(previous file kept as {path.name}.old)", title="Saved")
+        if self.is_screen_installed("browser"):
+            browser = self.get_screen("browser")
+            if browser.is_mounted:
+                browser.after_change()  # type: ignore[attr-defined]
+        return path
+
+
+def session_from_args(args: argparse.Namespace) -> Session:
+    """The session the command line asks for (tree located, paths made absolute)."""
+    path, source = locate_tree(getattr(args, "wizard_tree", None))
+    config = getattr(args, "wizard_config", None)
+    plan = getattr(args, "wizard_plan", None)
+    overlays = [Path(p).expanduser().absolute() for p in getattr(args, "wizard_overlay", []) or []]
+    for overlay in overlays:
+        if not overlay.is_file():
+            raise UserError(f"{overlay}: no such Kconfig overlay file")
+    return Session(
+        tree_path=path.absolute() if path else None,
+        config=Path(config).expanduser().absolute() if config else None,
+        overlays=overlays,
+        plan_path=Path(plan).expanduser().absolute() if plan else None,
+        tree_source=source,
+    )
+
+
+def run_wizard(args: argparse.Namespace) -> int:
+    """Start the wizard; the exit status is the app's (0 unless something failed)."""
+    app = UklApp(session_from_args(args))
+    result = app.run()
+    if app.return_code:
+        return app.return_code  # an unexpected error (Textual printed it)
+    return int(result or 0)
