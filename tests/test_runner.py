@@ -24,6 +24,7 @@ from ukl_tui.runner import (
     StepFinished,
     StepStarted,
     clean_line,
+    event_as_dict,
     probe_tcp,
 )
 from ukl_tui.steps import Step
@@ -233,6 +234,22 @@ async def test_leftover_background_children_are_reaped(tmp_path):
     assert not alive(child)
 
 
+async def test_cancel_while_the_process_starts_is_not_lost(tmp_path):
+    events = Collector()
+    runner = Runner([step("s", ["sleep", "30"], tmp_path)], tmp_path / "log", events)
+
+    def on_event(event):
+        events(event)
+        if isinstance(event, StepStarted):
+            runner.cancel()  # before the process exists
+
+    runner.on_event = on_event
+    start = time.monotonic()
+    assert await asyncio.wait_for(runner.run(), 20) == "cancelled"
+    assert time.monotonic() - start < 10
+    assert events.finished("s").status == "cancelled"
+
+
 async def test_cancel_before_start_runs_nothing(tmp_path):
     runner = Runner([step("a", ["true"], tmp_path)], tmp_path / "log")
     runner.cancel()
@@ -438,6 +455,23 @@ async def test_async_iterator_yields_the_same_events(tmp_path):
     seen = [type(e).__name__ async for e in runner.events()]
     assert seen[0] == "StepStarted" and seen[-1] == "RunFinished"
     assert "OutputLines" in seen and "StepFinished" in seen
+
+
+def test_step_ids_must_be_unique(tmp_path):
+    with pytest.raises(UserError, match="unique"):
+        Runner([step("a", ["true"], tmp_path), step("a", ["false"], tmp_path)], tmp_path / "l")
+
+
+async def test_events_serialise_for_json_output(tmp_path):
+    status, ev, _ = await run([py_step("a", "print('x')", tmp_path)], tmp_path / "log")
+    rows = [json.loads(json.dumps(event_as_dict(e))) for e in ev.events]
+    assert [r["event"] for r in rows][0] == "StepStarted"
+    assert rows[-1] == {
+        "event": "RunFinished",
+        "status": "ok",
+        "summary_path": str(tmp_path / "log" / "summary.json"),
+        "failed_step": None,
+    }
 
 
 async def test_a_broken_callback_does_not_break_the_run(tmp_path):

@@ -152,17 +152,15 @@ def parse_address(text: str) -> IPv4Interface:
     return iface
 
 
-def parse_gateway(text: str) -> IPv4Address:
-    """A gateway address (no prefix)."""
+def parse_gateway(text: str, what: str = "gateway") -> IPv4Address:
+    """A plain IPv4 address (no prefix): a gateway, or the host address forwards listen on."""
     if not isinstance(text, str):
-        raise UserError(f"bad gateway {text!r}: expected an IPv4 address")
-    _reject_controls("gateway", text)
+        raise UserError(f"bad {what} {text!r}: expected an IPv4 address")
+    _reject_controls(what, text)
     try:
         return IPv4Address(text)
     except ValueError:
-        raise UserError(
-            f"bad gateway {text!r}: expected an IPv4 address such as 10.0.2.2"
-        ) from None
+        raise UserError(f"bad {what} {text!r}: expected an IPv4 address such as 10.0.2.2") from None
 
 
 def parse_mac(text: str) -> str:
@@ -232,7 +230,9 @@ class NetworkSpec:
         if isinstance(self.gateway, str):
             object.__setattr__(self, "gateway", parse_gateway(self.gateway))
         if isinstance(self.forward_bind, str):
-            object.__setattr__(self, "forward_bind", parse_gateway(self.forward_bind))
+            object.__setattr__(
+                self, "forward_bind", parse_gateway(self.forward_bind, "forward bind address")
+            )
         forwards: list[Forward] = []
         for fwd in self.forwards:
             if isinstance(fwd, str):

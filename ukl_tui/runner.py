@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ukl_tui.errors import UserError
 from ukl_tui.steps import Step
 
 StepStatus = Literal["ok", "failed", "cancelled", "timeout"]
@@ -411,7 +412,7 @@ class Runner:
         """
         ids = [s.id for s in steps]
         if len(set(ids)) != len(ids):
-            raise ValueError("step ids must be unique: they name the log files")
+            raise UserError("step ids must be unique: they name the log files")
         self.steps = list(steps)
         self.log_dir = Path(log_dir)
         self.on_event = on_event
@@ -615,6 +616,8 @@ class Runner:
         st.proc = proc
         st.pgid = proc.pid  # start_new_session: the child leads its own group
         _register_group(st.pgid)
+        if self._cancelled:  # cancel() came while the process was being started
+            self._request_stop(st, "cancelled")
         assert proc.stdout is not None
         reader = asyncio.ensure_future(self._pump(st, proc.stdout))
         waiter = asyncio.ensure_future(proc.wait())
@@ -939,9 +942,7 @@ class Runner:
             if st.stop_reason:
                 entry["stopped_because"] = st.stop_reason
             steps.append(entry)
-        errors = [
-            f"{p['text']}" for st in self._states for p in st.problems if p["severity"] == "error"
-        ]
+        errors = [p["text"] for st in self._states for p in st.problems if p["severity"] == "error"]
         return {
             "version": 1,
             "status": self.status,
@@ -1002,7 +1003,7 @@ async def probe_tcp(host: str, port: int, timeout: float = 10.0, settle: float =
         await asyncio.sleep(min(0.2, max(0.0, deadline - loop.time())))
 
 
-def summary_as_dict(event: Event) -> dict[str, Any]:
+def event_as_dict(event: Event) -> dict[str, Any]:
     """An event as JSON data with its type name (for ``ukl-tui run --json`` lines)."""
     data = asdict(event)
     data["event"] = type(event).__name__
