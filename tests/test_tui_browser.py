@@ -23,10 +23,12 @@ pytestmark = pytest.mark.realtree
 
 
 async def open_browser(pilot) -> BrowserScreen:  # noqa: ANN001
-    """Welcome -> Enter -> the browser, ready."""
+    """Welcome -> Enter -> Preset -> s (skip) -> the browser, ready."""
     app = pilot.app
     await wait_for(pilot, lambda: app.current_step() == "welcome")
     await pilot.press("enter")
+    await wait_for(pilot, lambda: app.current_step() == "preset")
+    await pilot.press("s")
     await wait_for(pilot, lambda: app.current_step() == "browser")
     screen = app.screen
     assert isinstance(screen, BrowserScreen)
@@ -225,3 +227,24 @@ async def test_command_palette_jumps_by_fuzzy_name(
         await pilot.press("enter")
         await wait_for(pilot, lambda: _name(screen) == "SERIAL_8250_CONSOLE")
         assert app.screen is screen
+
+
+async def test_conflicts_panel_is_live_and_fixes(tree, real_tree: Path, ukl_overlay: Path) -> None:
+    app = make_app(tree, real_tree, ukl_overlay)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_browser(pilot)
+        ids = [c.id for c in screen.conflicts]
+        assert {"kaslr", "pti", "ukl-off"} <= set(ids)
+        await pilot.press("c")
+        panel = screen.query_one("#conflicts")
+        assert panel.has_focus
+        panel.highlighted = ids.index("ukl-off")
+        await pilot.press("enter")  # the ukl-off fix sets everything UKL needs at once
+        assert tree.value("UNIKERNEL_LINUX") == "y"
+        assert tree.value("RANDOMIZE_BASE") == "n"
+        remaining = {c.id for c in screen.conflicts}
+        assert not {"kaslr", "pti", "ukl-off"} & remaining
+        assert screen.wizard.session.edits["UNIKERNEL_LINUX"] == "y"
+        await pilot.press("ctrl+z")  # one undo step, edits included
+        assert {"kaslr", "pti"} <= {c.id for c in screen.conflicts}
+        assert "UNIKERNEL_LINUX" not in screen.wizard.session.edits

@@ -50,6 +50,54 @@ class Session:
     baseline: str = ""
     #: Host prerequisites (``host.check_prerequisites``), filled by the welcome screen.
     prereqs: list[Prereq] | None = None
+    # ----- the choices a plan holds (``plan.Plan``'s fields) -----
+    #: Presets applied, in order, and the base configuration they were applied on.
+    presets: list[str] = field(default_factory=list)
+    base: str | None = None
+    #: What the applied presets asked for (tree names), for the "did it stick" rules.
+    preset_wanted: dict[str, str] = field(default_factory=dict)
+    preset_required: frozenset[str] = frozenset()
+    #: The presets' kernel parameters and QEMU CPU flags (None: the boot module's defaults).
+    preset_cmdline: tuple[str, ...] | None = None
+    preset_cpu_flags: tuple[str, ...] | None = None
+    #: Values the user set by hand (browser edits and fixes): they win over presets.
+    edits: dict[str, str] = field(default_factory=dict)
+    #: Extra kernel parameters typed on the Network and boot step.
+    append: tuple[str, ...] = ()
+    #: Conflict ids the user acknowledged on the Review step.
+    acknowledged: set[str] = field(default_factory=set)
+
+    def cmdline(self) -> str:
+        """The kernel command line the boot will use (presets' or default, plus extras)."""
+        from ukl_tui.boot import DEFAULT_CMDLINE
+
+        return " ".join((*(self.preset_cmdline or DEFAULT_CMDLINE), *self.append))
+
+    def qemu_cpu(self) -> str:
+        """QEMU's ``-cpu`` flags as the boot will pass them (the model is decided at boot)."""
+        from ukl_tui.boot import DEFAULT_CPU_FLAGS
+
+        return ",".join(("max", *(self.preset_cpu_flags or DEFAULT_CPU_FLAGS)))
+
+    def rules_context(self) -> Any:
+        """The rules' view of the live session (``rules.Context``)."""
+        from ukl_tui.rules import Context
+
+        return Context(
+            tree=self.tree,
+            cmdline=self.cmdline(),
+            qemu_cpu=self.qemu_cpu(),
+            wanted={**self.preset_wanted, **self.edits},
+            required=self.preset_required,
+        )
+
+    def conflicts(self) -> list[Any]:
+        """Conflicts of the live session (``rules.check``), errors first."""
+        if self.tree is None:
+            return []
+        from ukl_tui.rules import check
+
+        return check(self.rules_context())
 
 
 def locate_tree(argument: str | None, cwd: Path | None = None) -> tuple[Path | None, str]:
@@ -100,6 +148,7 @@ class UklApp(App[int]):
     #: The wizard's steps, in order: (screen name, title).
     ALL_STEPS: ClassVar[list[tuple[str, str]]] = [
         ("welcome", "Welcome"),
+        ("preset", "Preset"),
         ("browser", "Config"),
     ]
 
@@ -141,10 +190,15 @@ class UklApp(App[int]):
         if self.first_paint is None:
             self.first_paint = time.perf_counter() - self.started
 
-    def _make_screen(self, name: str) -> None:
+    def ensure_screen(self, name: str) -> None:
+        """Create a step's screen once; it then lives for the session."""
         if self.is_screen_installed(name):
             return
-        if name == "browser":
+        if name == "preset":
+            from ukl_tui.screens.preset import PresetScreen
+
+            self.install_screen(PresetScreen(), name)
+        elif name == "browser":
             from ukl_tui.screens.browser import BrowserScreen
 
             self.install_screen(BrowserScreen(), name)
@@ -163,7 +217,7 @@ class UklApp(App[int]):
         if problem:
             self.notify(problem, severity="warning")
             return False
-        self._make_screen(name)
+        self.ensure_screen(name)
         if self.current_step() == name:
             return True
         if self.current_step() is None and len(self.screen_stack) > 1:

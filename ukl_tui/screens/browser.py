@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kconfiglib import HEX, INT, STRING, Choice, Symbol
 from textual import on
@@ -19,13 +19,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Footer, OptionList, Static, Tree
 
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig import SetResult
 from ukl_tui.screens.dialogs import AskValue
 from ukl_tui.screens.search import SearchScreen
 from ukl_tui.widgets import menu_model as mm
+from ukl_tui.widgets.conflicts import ConflictList
 from ukl_tui.widgets.menu_tree import Entry, MenuTree
 from ukl_tui.widgets.steps import StepBar
 from ukl_tui.widgets.symbol_info import SymbolInfo, fix_assignments
@@ -34,16 +35,25 @@ if TYPE_CHECKING:
     from ukl_tui.app import UklApp
 
 
+@dataclass(frozen=True)
+class State:
+    """What one undo step restores: the model's values and the session's hand edits."""
+
+    label: str
+    values: Mapping[str, object]
+    edits: Mapping[str, str]
+
+
 @dataclass
 class History:
-    """Undo and redo stacks of model snapshots, one entry per user action."""
+    """Undo and redo stacks, one entry per user action."""
 
-    undo: list[tuple[str, Mapping[str, object]]] = field(default_factory=list)
-    redo: list[tuple[str, Mapping[str, object]]] = field(default_factory=list)
+    undo: list[State] = field(default_factory=list)
+    redo: list[State] = field(default_factory=list)
 
-    def record(self, label: str, before: Mapping[str, object]) -> None:
+    def record(self, before: State) -> None:
         """A new action: its 'before' goes on the undo stack; the redo stack is dropped."""
-        self.undo.append((label, before))
+        self.undo.append(before)
         self.redo.clear()
 
 
@@ -77,6 +87,7 @@ class BrowserScreen(Screen[None]):
         Binding("ctrl+y", "redo", "Redo"),
         Binding("d", "diff", "Diff"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("c", "conflicts", "Conflicts"),
         Binding("i", "toggle_info", "Info", show=False),
     ]
 
@@ -84,6 +95,7 @@ class BrowserScreen(Screen[None]):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.history = History()
         self.changed: frozenset[str] = frozenset()
+        self.conflicts: list[Any] = []
         self.last_message = ""
 
     @property
@@ -103,9 +115,11 @@ class BrowserScreen(Screen[None]):
             yield MenuTree(self.model.kconf.top_node, id="menu")
             with Vertical(id="browser-side"):
                 yield SymbolInfo(id="info")
+                yield Static("Conflicts", id="conflicts-title", classes="panel-title")
+                yield ConflictList(id="conflicts")
         yield Static("", id="message", markup=False)
         yield Static("", id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         """Focus the tree; take the first picture of what differs from the saved file."""
@@ -134,6 +148,8 @@ class BrowserScreen(Screen[None]):
         if not initial:
             menu.sync()
         self.update_info()
+        self.conflicts = self.wizard.session.conflicts()
+        self.query_one(ConflictList).show(self.conflicts)
         self.update_status()
 
     def update_status(self) -> None:
@@ -144,7 +160,10 @@ class BrowserScreen(Screen[None]):
         parts = [
             f"config: {short_config_path(tree.config_path)}",
             unsaved,
-            f"undo {len(self.history.undo)}/redo {len(self.history.redo)}",
+            f"{len(self.conflicts)} conflict{'s' if len(self.conflicts) != 1 else ''} (c)"
+            if self.conflicts
+            else "no conflicts",
+            f"undo {len(self.history.undo)}",
             f"show all: {'on' if self.menu.show_all else 'off'}",
         ]
         self.query_one("#status", Static).update("  ·  ".join(parts))
@@ -171,15 +190,17 @@ class BrowserScreen(Screen[None]):
     def change(self, assignments: Mapping[str, str], label: str) -> list[SetResult] | None:
         """Apply assignments as one undoable action and report what happened."""
         tree = self.model
-        before = tree.snapshot()
+        session = self.wizard.session
+        before = self.state(label)
         try:
             results = tree.set_many(assignments)
         except UserError as exc:
             self.say(exc.message, error=True)
             self.app.bell()
             return None
-        if tree.snapshot() != before:
-            self.history.record(label, before)
+        session.edits.update({r.name: r.requested for r in results if r.took})
+        if tree.snapshot() != before.values or session.edits != before.edits:
+            self.history.record(before)
         failed = [r for r in results if not r.took]
         if failed:
             self.say(
@@ -311,10 +332,10 @@ class BrowserScreen(Screen[None]):
         if not self.history.undo:
             self.say("Nothing to undo.")
             return
-        label, before = self.history.undo.pop()
-        self.history.redo.append((label, self.model.snapshot()))
-        self.model.restore(before)
-        self.say(f"Undone: {label}")
+        before = self.history.undo.pop()
+        self.history.redo.append(self.state(before.label))
+        self.restore(before)
+        self.say(f"Undone: {before.label}")
         self.after_change()
 
     def action_redo(self) -> None:
@@ -322,10 +343,24 @@ class BrowserScreen(Screen[None]):
         if not self.history.redo:
             self.say("Nothing to redo.")
             return
-        label, after = self.history.redo.pop()
-        self.history.undo.append((label, self.model.snapshot()))
-        self.model.restore(after)
-        self.say(f"Redone: {label}")
+        after = self.history.redo.pop()
+        self.history.undo.append(self.state(after.label))
+        self.restore(after)
+        self.say(f"Redone: {after.label}")
+        self.after_change()
+
+    def state(self, label: str) -> State:
+        """The current values and hand edits, as an undo step named ``label``."""
+        return State(label, self.model.snapshot(), dict(self.wizard.session.edits))
+
+    def restore(self, state: State) -> None:
+        """Back to a recorded state."""
+        self.model.restore(state.values)
+        self.wizard.session.edits = dict(state.edits)
+
+    def record_external(self, before: State) -> None:
+        """Another step (a preset) changed values: make it one undo step here too."""
+        self.history.record(before)
         self.after_change()
 
     # ----- views ----------------------------------------------------------------------
@@ -384,3 +419,49 @@ class BrowserScreen(Screen[None]):
         path = self.wizard.save_config()
         if path is not None:
             self.say(f"Saved {path} (the previous file is kept as {path.name}.old).")
+
+    # ----- conflicts ------------------------------------------------------------------
+
+    def action_conflicts(self) -> None:
+        """c: move between the tree and the conflicts list (shown instead of the info on
+        narrow terminals).
+        """
+        conflicts = self.query_one(ConflictList)
+        narrow = self.has_class("-narrow")
+        if conflicts.has_focus:
+            self.menu.focus()
+            if narrow:
+                self.set_class(False, "-show-conflicts")
+            return
+        self.query_one("#browser-side").display = True
+        if narrow:
+            self.set_class(True, "-show-conflicts")
+        conflicts.focus()
+
+    @on(OptionList.OptionSelected, "#conflicts")
+    def _fix_conflict(self, event: OptionList.OptionSelected) -> None:
+        """Enter on a conflict: apply its Kconfig fix as one undoable change."""
+        event.stop()
+        conflict = self.query_one(ConflictList).current
+        if conflict is None:
+            return
+        fix = conflict.fix
+        if fix is None or not fix.applicable:
+            self.say(f"{conflict.id}: {fix.describe() if fix else 'no automatic fix'}")
+            return
+        if fix.kconfig:
+            self.change(dict(fix.kconfig), f"fix {conflict.id}")
+        rest = [p for p in (fix.cmdline_add, fix.cmdline_remove, fix.cpu_flags) if p]
+        if rest or fix.options:
+            session = self.wizard.session
+            added = [w for w in fix.cmdline_add if w not in session.append]
+            session.append = (*session.append, *added)
+            if fix.cpu_flags or fix.cmdline_remove or fix.options:
+                self.say(
+                    f"{conflict.id}: {fix.describe()} — set this on the Network and boot or "
+                    "Application step.",
+                    error=True,
+                )
+            else:
+                self.say(f"{conflict.id}: added kernel parameter {' '.join(added)}.")
+            self.after_change()

@@ -124,7 +124,7 @@ class WelcomeScreen(Screen[None]):
             with Vertical(id="welcome-host", classes="panel"):
                 yield Static("Host", classes="panel-title")
                 yield Static("checking…", id="host-list")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         """Paint first; everything slow runs in workers."""
