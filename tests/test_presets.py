@@ -435,12 +435,6 @@ def test_wheel_ships_every_preset_file(wheel) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml maps the data package ukl_tui.presets onto presets/, which shadows "
-    "the module ukl_tui/presets.py once installed; the data package must be renamed "
-    "(ukl_tui.preset_files, see DATA_PACKAGE)",
-)
 def test_installed_wheel_lists_the_shipped_presets(wheel, tmp_path) -> None:
     target = tmp_path / "site"
     subprocess.run(
