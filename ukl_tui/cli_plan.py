@@ -1,0 +1,309 @@
+"""``ukl-tui plan``: a session's exact commands, printed, saved or written as a script.
+
+Also ``ukl-tui initramfs``, the command a plan's initramfs step runs: a step must be a process
+(the runner executes argv lists, and a reproducer script must be able to do the same), so
+building ukl-tui's minimal initramfs needs a command line of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ukl_tui.cli_common import parse_assignment, print_json
+from ukl_tui.errors import UserError
+
+
+def register(sub: Any) -> None:
+    """Add ``plan`` and ``initramfs``."""
+    p = sub.add_parser(
+        "plan",
+        help="print the exact commands from a tree or checkout to a booted unikernel",
+        description="Turn a tree or ukl checkout plus choices (presets, edits, application, "
+        "network, boot) into ordered commands: printed as copy-pasteable shell lines, saved as "
+        "a plan file (TOML) and/or written as a reproducer script. Options given here replace "
+        "the loaded plan's values (lists too); --set adds to its edits. Exit 0 when the plan "
+        "is valid, 2 on bad input (nothing is written then).",
+    )
+    src = p.add_argument_group("what to build")
+    src.add_argument("--tree", help="kernel tree or ukl checkout (default: $UKL_DIR, else .)")
+    src.add_argument("--plan", metavar="FILE", help="start from a saved plan file")
+    src.add_argument("--overlay", action="append", metavar="KCONFIG", help="extra Kconfig file")
+    src.add_argument("--config", metavar="FILE", help=".config to start from (plain trees)")
+    src.add_argument("--base", help="reset to defconfig or tinyconfig first (plain trees)")
+    src.add_argument("--preset", action="append", metavar="NAME", help="preset (repeatable)")
+    src.add_argument("--set", dest="assignments", action="append", default=[], metavar="SYM=VAL")
+    src.add_argument("--build-dir", metavar="DIR", help="O= directory (plain trees)")
+    src.add_argument("--jobs", type=int, metavar="N", help="make -jN (default: CPU count)")
+    src.add_argument(
+        "--ccache",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="build through ccache (default: when installed; plain trees)",
+    )
+    app = p.add_argument_group("application")
+    app.add_argument("--app", help="program of the ukl checkout (hello, memcached, ...)")
+    app.add_argument("--ukl-a", metavar="FILE", help="a prebuilt UKL.a instead of a program")
+    app.add_argument(
+        "--configure",
+        action="append",
+        default=[],
+        metavar="FLAG[=VALUE]",
+        help="a configure option, e.g. enable-use-ret or with-ukl-trigger=/UKL (repeatable)",
+    )
+    net = p.add_argument_group("network")
+    net.add_argument("--net", choices=("user", "tap", "none"), help="network mode")
+    net.add_argument("--ip", metavar="ADDR/PREFIX", help="guest address")
+    net.add_argument("--gateway", metavar="GW", help="guest gateway")
+    net.add_argument("--forward", action="append", metavar="HOST:GUEST", help="port forward")
+    net.add_argument(
+        "--no-default-forwards",
+        action="store_true",
+        help="do not forward the known servers' ports automatically",
+    )
+    net.add_argument("--address-via", choices=("ip", "init", "none"), help="ip= or init args")
+    net.add_argument("--mac", help="guest MAC address")
+    net.add_argument("--tap", help="tap interface (tap mode)")
+    net.add_argument("--bridge", help="bridge (tap mode)")
+    net.add_argument("--nic", choices=("e1000", "virtio-net-pci"), help="network card model")
+    boot = p.add_argument_group("boot")
+    boot.add_argument("--initrd", metavar="FILE|minimal|ukl|auto", help="initrd to boot with")
+    boot.add_argument("--memory", type=int, metavar="MiB", help="guest memory")
+    boot.add_argument("--cpus", type=int, metavar="N", help="guest CPUs")
+    boot.add_argument("--append", action="append", metavar="PARAM", help="kernel parameter")
+    boot.add_argument("--init-arg", action="append", metavar="ARG", help="argument for init")
+    boot.add_argument("--accel", choices=("auto", "kvm", "tcg"), help="QEMU accelerator")
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--save",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="write the plan file (default: the loaded file, else ukl-tui.toml in the "
+        "checkout, or in the build directory for a plain tree)",
+    )
+    out.add_argument("--script", metavar="FILE", help="write an executable reproducer script")
+    out.add_argument("--json", action="store_true", help="print the steps as JSON")
+    p.set_defaults(func=cmd_plan)
+
+    i = sub.add_parser(
+        "initramfs",
+        help="build ukl-tui's minimal busybox initramfs (a plan step runs this)",
+        description="Write a gzip newc initramfs made from the host's static busybox: /init "
+        "mounts proc, sys and devtmpfs, configures the network from ukl's init arguments, "
+        "prints UKL BOOTED and runs the trigger path.",
+    )
+    i.add_argument("--out", required=True, metavar="FILE", help="where to write the archive")
+    i.add_argument("--trigger", default="/UKL", help="path init executes (default /UKL)")
+    payload = i.add_mutually_exclusive_group()
+    payload.add_argument("--payload", metavar="FILE", help="file installed at the trigger path")
+    payload.add_argument(
+        "--placeholder",
+        action="store_true",
+        help="install a small script at the trigger path, so init executes it (a UKL kernel "
+        "starts its application on the exec, by name)",
+    )
+    i.add_argument("--after", choices=("shell", "reboot"), default="shell")
+    i.set_defaults(func=cmd_initramfs)
+
+
+# ----- plan ---------------------------------------------------------------------------------------
+
+
+def _configure_changes(items: list[str]) -> dict[str, Any]:
+    """``--configure`` words as ConfigureOptions fields (``enable-x``, ``with-y=v``...)."""
+    from ukl_tui.apps import OPTIONS
+
+    by_flag = {spec.flag.removeprefix("--"): spec for spec in OPTIONS}
+    changes: dict[str, Any] = {}
+    for item in items:
+        word = item.removeprefix("--")
+        name, eq, value = word.partition("=")
+        negate = name.startswith("disable-")
+        key = "enable-" + name.removeprefix("disable-") if negate else name
+        spec = by_flag.get(key)
+        if spec is None:
+            known = ", ".join(sorted(by_flag))
+            raise UserError(f"--configure {item!r}: unknown option (known: {known})")
+        if spec.field == "program":
+            raise UserError("--configure with-program: choose the program with --app NAME")
+        if spec.kind == "bool":
+            if eq and value not in ("yes", "no"):
+                raise UserError(f"--configure {item!r}: a switch takes no value (or yes/no)")
+            changes[spec.field] = not negate and value != "no"
+        else:
+            if not eq:
+                raise UserError(f"--configure {item!r}: expected {key}=VALUE")
+            changes[spec.field] = value
+    return changes
+
+
+def build_plan(args: argparse.Namespace) -> Any:
+    """The plan the arguments describe: the loaded file (if any) with the options applied."""
+    from ukl_tui.boot import NetworkSpec, parse_address, parse_forward, parse_gateway
+    from ukl_tui.cli_common import tree_path
+    from ukl_tui.plan import Plan
+
+    if args.plan:
+        plan = Plan.load(args.plan)
+        if args.tree:
+            plan = replace(plan, tree=Path(args.tree))
+    else:
+        plan = Plan(tree=tree_path(args))
+
+    changes: dict[str, Any] = {}
+    if args.overlay is not None:
+        changes["overlays"] = tuple(Path(o) for o in args.overlay)
+    for name in ("config", "build_dir"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = Path(value)
+    for name in ("base", "jobs", "ccache", "initrd", "accel"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    if args.preset is not None:
+        changes["presets"] = tuple(args.preset)
+    if args.assignments:
+        changes["edits"] = {**plan.edits, **dict(parse_assignment(a) for a in args.assignments)}
+    if args.app is not None:
+        changes["app"], changes["ukl_a"] = args.app, None
+    if args.ukl_a is not None:
+        if args.app is not None:
+            raise UserError("choose either a program (--app) or a prebuilt UKL.a (--ukl-a)")
+        changes["ukl_a"], changes["app"] = Path(args.ukl_a), None
+    if args.configure:
+        changes["configure"] = replace(plan.configure, **_configure_changes(args.configure))
+    if args.memory is not None:
+        changes["memory_mib"] = args.memory
+    if args.cpus is not None:
+        changes["cpus"] = args.cpus
+    if args.append is not None:
+        changes["append"] = tuple(args.append)
+    if args.init_arg is not None:
+        changes["init_args"] = tuple(args.init_arg)
+    if args.no_default_forwards:
+        changes["auto_forwards"] = False
+
+    network = plan.network
+    if args.net is not None and args.net != network.mode:
+        network = NetworkSpec.tap_on_bridge() if args.net == "tap" else NetworkSpec(mode=args.net)
+    net_changes: dict[str, Any] = {}
+    if args.ip is not None:
+        address = parse_address(args.ip)
+        net_changes["address"] = address
+        if args.gateway is None and network.gateway not in address.network:
+            net_changes["gateway"] = None
+    if args.gateway is not None:
+        net_changes["gateway"] = None if args.gateway == "" else parse_gateway(args.gateway)
+    if args.forward is not None:
+        net_changes["forwards"] = tuple(parse_forward(f) for f in args.forward)
+    for name in ("address_via", "mac", "tap", "bridge", "nic"):
+        value = getattr(args, name)
+        if value is not None:
+            net_changes[name] = value
+    if net_changes:
+        network = replace(network, **net_changes)
+    if network is not plan.network:
+        changes["network"] = network
+    return replace(plan, **changes) if changes else plan
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Check the plan, then print it; write the plan file / script only when all is valid."""
+    from ukl_tui.plan import (
+        check_writable,
+        comment_line,
+        default_plan_path,
+        script_text,
+        step_lines,
+        write_text_atomic,
+    )
+
+    plan = build_plan(args)
+    built = plan.build()
+    save_to: Path | None = None
+    if args.save is not None:
+        if args.save:
+            save_to = Path(args.save).expanduser().absolute()
+        else:
+            save_to = plan.source or default_plan_path(built.workspace, built.build_dir)
+        check_writable("plan file", save_to)
+    script_to = Path(args.script).expanduser().absolute() if args.script else None
+    if script_to is not None:
+        check_writable("script", script_to)
+
+    ws = built.workspace
+    kind = "ukl checkout" if ws.is_ukl else "kernel tree"
+    version = f", Linux {ws.kernel_version}" if ws.kernel_version else ""
+    header = f"ukl-tui plan for {ws.root} ({kind}{version})"
+    if save_to is not None:
+        plan.save(save_to)
+    if script_to is not None:
+        write_text_atomic(script_to, script_text(built.steps, header=header), mode=0o755)
+
+    for warning in built.warnings:
+        sys.stderr.write(f"ukl-tui: warning: {warning}\n")
+    if args.json:
+        print_json(
+            {
+                "tree": str(ws.root),
+                "kind": ws.kind,
+                "kernel_version": ws.kernel_version,
+                "build_dir": str(built.build_dir),
+                "kernel": str(built.kernel),
+                "initrd": None if built.initrd is None else str(built.initrd),
+                "accel": built.accel_note,
+                "probe_ports": built.probe_ports,
+                "warnings": built.warnings,
+                "plan_file": None if save_to is None else str(save_to),
+                "script": None if script_to is None else str(script_to),
+                "steps": [step.to_dict() for step in built.steps],
+            }
+        )
+        return 0
+    print(comment_line(header))
+    for line in step_lines(built.steps):
+        print(line)
+    if save_to is not None:
+        print(comment_line(f"plan saved to {save_to}"))
+    if script_to is not None:
+        print(comment_line(f"reproducer script written to {script_to}"))
+    return 0
+
+
+# ----- initramfs ----------------------------------------------------------------------------------
+
+_PLACEHOLDER = """#!/bin/sh
+# ukl-tui placeholder: a UKL kernel starts its application when init executes this path
+# (it compares the exec's file name), so this script only runs on a kernel without UKL.
+echo "ukl-init: $0 ran as an ordinary program: this kernel did not start a UKL application"
+"""
+
+
+def cmd_initramfs(args: argparse.Namespace) -> int:
+    """Build the initramfs (cached by content) and copy it to ``--out``."""
+    from ukl_tui.initramfs import build_minimal_initramfs
+
+    out = Path(args.out).expanduser().absolute()
+    payload = Path(args.payload).expanduser() if args.payload else None
+    tmp: str | None = None
+    try:
+        if args.placeholder:
+            fd, tmp = tempfile.mkstemp(prefix="ukl-tui-placeholder-")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(_PLACEHOLDER)
+            payload = Path(tmp)
+        written = build_minimal_initramfs(
+            out, trigger=args.trigger, payload=payload, after_trigger=args.after
+        )
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+    print(written)
+    return 0
