@@ -7,6 +7,8 @@ plain-tree tests use Debian's linux-source-6.1 with the UKL stand-in overlay.
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import os
 import shlex
 import shutil
@@ -382,7 +384,9 @@ def test_ukl_initrd_choice(ready_checkout):
     steps = by_id(built.steps)
     assert steps["ukl-initrd"].argv == ("make", "ukl-initrd.cpio.xz")
     assert any("docker exec -it" in w for w in built.warnings)
-    (ready_checkout / "ukl-initrd.cpio.xz").write_bytes(b"x")
+    # buildinitrd.sh: xz --format=lzma
+    cpio = b"070701" + b"0" * 104
+    (ready_checkout / "ukl-initrd.cpio.xz").write_bytes(lzma.compress(cpio, lzma.FORMAT_ALONE))
     for choice in ("ukl", "auto"):
         built = Plan(tree=ready_checkout, initrd=choice).build(NO_KVM)
         assert "ukl-initrd" not in by_id(built.steps) and "initramfs" not in by_id(built.steps)
@@ -628,7 +632,7 @@ def test_real_tree_config_steps_run_and_olddefconfig_agrees(real_tree, ukl_overl
 
 def test_plan_on_a_checkout_shows_shell_lines_that_parse_back(ready_checkout, tmp_path):
     initrd = tmp_path / "my initrd $(touch PWNED) 'q'.img"
-    initrd.write_bytes(b"initrd")
+    initrd.write_bytes(gzip.compress(b"070701" + b"0" * 104))
     plan = Plan(tree=ready_checkout, initrd=str(initrd), edits={"INET": "y"})
     for step in plan.build(NO_KVM).steps:
         words = shlex.split(step.shell_line())
@@ -636,3 +640,43 @@ def test_plan_on_a_checkout_shows_shell_lines_that_parse_back(ready_checkout, tm
         env = [f"{k}={v}" for k, v in step.env.items()]
         assert words[3:] == [*env, *step.argv]
     assert not (Path.cwd() / "PWNED").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# Conflict rules over the plan
+
+
+def test_conflicts_are_found_in_what_the_plan_asks(ready_checkout):
+    clean = Plan(tree=ready_checkout).build(NO_KVM)
+    assert [c for c in clean.conflicts if c.severity == "error"] == []
+    shortcut = Plan(
+        tree=ready_checkout,
+        configure=ConfigureOptions(shortcuts=True),
+        edits={"INET": "n"},
+    ).build(NO_KVM)
+    errors = [c for c in shortcut.conflicts if c.severity == "error"]
+    assert [c.id for c in errors] == ["shortcut-inet"]
+    assert errors[0].fix is not None and errors[0].fix.kconfig["INET"] == "y"
+    bypass = Plan(tree=ready_checkout, configure=ConfigureOptions(bypass=True)).build(NO_KVM)
+    assert "bypass" in [c.id for c in bypass.conflicts]
+    # said once: as the conflict (with its fix), not again as a plain warning
+    assert not any(w.startswith("--enable-bypass") for w in bypass.warnings)
+
+
+def test_an_initrd_the_kernel_cannot_unpack_is_refused(ready_checkout, tmp_path):
+    junk = tmp_path / "junk.img"
+    junk.write_bytes(b"MZ not an initrd")
+    assert "not a cpio archive" in bad(Plan(tree=ready_checkout, initrd=str(junk)))
+
+
+@pytest.mark.realtree
+def test_kaslr_conflict_on_the_real_tree(real_tree, ukl_overlay, tmp_path):
+    plan = Plan(
+        tree=real_tree,
+        overlays=(ukl_overlay,),
+        edits={"UNIKERNEL_LINUX": "y", "RANDOMIZE_BASE": "y"},
+        build_dir=tmp_path / "b",
+    )
+    conflicts = plan.build(NO_KVM).conflicts
+    assert conflicts[0].id == "kaslr" and conflicts[0].severity == "error"
+    assert conflicts[0].fix.kconfig == {"RANDOMIZE_BASE": "n"}

@@ -136,7 +136,7 @@ def test_default_save_goes_into_the_checkout(checkout):
 def test_script_is_executable_quoted_and_lints(checkout, tmp_path):
     script = tmp_path / "repro.sh"
     initrd = tmp_path / "odd initrd $(touch PWNED) `id` 'q'.img"
-    initrd.write_bytes(b"not really")
+    initrd.write_bytes(gzip.compress(b"070701" + b"0" * 104))
     done = cli(
         "plan",
         "--tree",
@@ -307,3 +307,23 @@ def test_initramfs_command_with_placeholder(tmp_path):
     assert b"TRIGGER=/srv/app" in archive
     bad = cli("initramfs", "--out", str(out), "--trigger", "/x;reboot")
     assert "trigger path" in refused(bad)
+
+
+def test_error_conflicts_exit_1_but_still_print_and_save(checkout, tmp_path):
+    save = tmp_path / "p.toml"
+    done = cli(
+        "plan",
+        "--tree",
+        str(checkout),
+        "--configure",
+        "enable-shortcuts",
+        "--set",
+        "INET=n",
+        "--save",
+        str(save),
+    )
+    assert done.returncode == 1, done.stderr
+    assert "error    shortcut-inet:" in done.stderr and "fix: set INET=y" in done.stderr
+    assert printed_steps(done.stdout) and save.is_file()
+    data = json.loads(cli("plan", "--plan", str(save), "--json").stdout)
+    assert [c["id"] for c in data["conflicts"] if c["severity"] == "error"] == ["shortcut-inet"]

@@ -28,7 +28,8 @@ def register(sub: Any) -> None:
         "network, boot) into ordered commands: printed as copy-pasteable shell lines, saved as "
         "a plan file (TOML) and/or written as a reproducer script. Options given here replace "
         "the loaded plan's values (lists too); --set adds to its edits. Exit 0 when the plan "
-        "is valid, 2 on bad input (nothing is written then).",
+        "is valid, 1 when the conflict rules find an error in it (the commands are still "
+        "printed and files written), 2 on bad input (nothing is written then).",
     )
     src = p.add_argument_group("what to build")
     src.add_argument("--tree", help="kernel tree or ukl checkout (default: $UKL_DIR, else .)")
@@ -249,6 +250,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     for warning in built.warnings:
         sys.stderr.write(f"ukl-tui: warning: {warning}\n")
+    for conflict in built.conflicts:
+        for line in conflict.lines():
+            sys.stderr.write(f"ukl-tui: {line}\n")
+    status = 1 if any(c.severity == "error" for c in built.conflicts) else 0
     if args.json:
         print_json(
             {
@@ -258,15 +263,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "build_dir": str(built.build_dir),
                 "kernel": str(built.kernel),
                 "initrd": None if built.initrd is None else str(built.initrd),
+                "title": header,
                 "accel": built.accel_note,
                 "probe_ports": built.probe_ports,
+                "probe_host": str(built.boot.network.forward_bind),
+                "replan_after": built.replan_after,
                 "warnings": built.warnings,
+                "conflicts": [c.to_dict() for c in built.conflicts],
                 "plan_file": None if save_to is None else str(save_to),
                 "script": None if script_to is None else str(script_to),
                 "steps": [step.to_dict() for step in built.steps],
             }
         )
-        return 0
+        return status
     print(comment_line(header))
     for line in step_lines(built.steps):
         print(line)
@@ -274,7 +283,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(comment_line(f"plan saved to {save_to}"))
     if script_to is not None:
         print(comment_line(f"reproducer script written to {script_to}"))
-    return 0
+    return status
 
 
 # ----- initramfs ----------------------------------------------------------------------------------

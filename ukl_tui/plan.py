@@ -347,6 +347,9 @@ class Built:
     #: The id of a step after which the plan should be built again (``submodules`` when
     #: linux/ was not there to check symbols against), or None.
     replan_after: str | None = None
+    #: What the conflict rules find in the plan's wanted values, command line, CPU flags,
+    #: network, configure options and initrd (ukl_tui.rules.Conflict, errors first).
+    conflicts: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -609,6 +612,18 @@ class Plan:
                 success_markers=markers,
             )
         )
+        conflicts = self._conflicts(
+            combined,
+            {**effects, **edits},
+            boot,
+            steps[-1],
+            opts if ws.is_ukl or app is not None else None,
+            trigger,
+            initrd,
+        )
+        # a conflict about an option says it better (and with a fix) than its plain warning
+        subjects = {c.subject for c in conflicts}
+        warnings = [w for w in warnings if w.split(":", 1)[0] not in subjects]
         ports: list[int] = []
         if app is not None and app.is_server and boot.network.mode == "user":
             ports = [f.host_port for f in boot.network.forwards if f.proto == "tcp"]
@@ -626,7 +641,45 @@ class Plan:
             replan_after="submodules"
             if ws.is_ukl and kernel_model is None and steps[0].id == "submodules"
             else None,
+            conflicts=conflicts,
         )
+
+    def _conflicts(
+        self,
+        combined: Preset | None,
+        sets: Mapping[str, str],
+        boot: BootSpec,
+        boot_step: Step,
+        opts: ConfigureOptions | None,
+        trigger: str,
+        initrd: Path | None,
+    ) -> list[Any]:
+        """The rules over what the plan asks for (the settled .config exists only later)."""
+        from ukl_tui.rules import Context, check, detect_compression
+
+        wanted = {**(combined.kconfig() if combined else {}), **sets}
+        if initrd is None:
+            compression = None
+        elif initrd.is_file():
+            compression = detect_compression(initrd)
+        elif initrd.name == MINIMAL_INITRD:
+            compression = "gzip"
+        else:
+            compression = "lzma"  # ukl's buildinitrd.sh: xz --format=lzma
+        argv = boot_step.argv
+        context = Context(
+            values=wanted,
+            wanted=wanted,
+            required=frozenset(combined.required if combined else ()),
+            absent_is_off=False,
+            cmdline=boot.kernel_cmdline(),
+            qemu_cpu=argv[argv.index("-cpu") + 1],
+            network=boot.network,
+            app_options=opts,
+            initrd_compression=compression,
+            trigger=trigger,
+        )
+        return check(context)
 
     def steps(self, kvm: KvmStatus | None = None, tree: Tree | None = None) -> list[Step]:
         """The ordered steps (see :meth:`build`)."""
