@@ -170,6 +170,12 @@ def runs_dir() -> Path:
     return cache_dir() / "runs"
 
 
+def _run_key(name: str) -> tuple[str, int]:
+    """Order of run directory names: by time stamp, then by the ``-N`` of a same-second run."""
+    parts = name.split("-")  # YYYYmmdd, HHMMSS and, for a second run in that second, N
+    return "-".join(parts[:2]), int(parts[2]) if len(parts) > 2 else 1
+
+
 def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
     """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` directory; the oldest runs beyond ``keep`` go.
 
@@ -181,11 +187,14 @@ def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
     except OSError as exc:
         raise UserError(f"cannot create the runs directory {parent}: {exc.strerror}") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for n in range(1, 1000):
+    runs = sorted((_run_key(p.name), p) for p in parent.iterdir() if _RUN_DIR_RE.match(p.name))
+    n = max((key[1] for key, _ in runs if key[0] == stamp), default=0) + 1
+    for _ in range(1000):
         candidate = parent / (stamp if n == 1 else f"{stamp}-{n}")
         try:
             candidate.mkdir()
         except FileExistsError:
+            n += 1
             continue
         except OSError as exc:
             raise UserError(
@@ -194,10 +203,9 @@ def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
         break
     else:  # pragma: no cover - a thousand runs in one second
         raise UserError(f"cannot find a free run directory name in {parent}")
-    old = sorted(p for p in parent.iterdir() if p.is_dir() and _RUN_DIR_RE.match(p.name))
-    for stale in old[: max(0, len(old) - keep)]:
-        if stale != candidate:
-            shutil.rmtree(stale, ignore_errors=True)
+    old = [p for _, p in runs if p.is_dir()]
+    for stale in old[: max(0, len(old) + 1 - keep)]:
+        shutil.rmtree(stale, ignore_errors=True)
     return candidate
 
 
