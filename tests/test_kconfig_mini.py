@@ -147,18 +147,36 @@ def test_write_is_atomic_and_keeps_old(tree, tmp_path) -> None:
 def test_unwritable_output_is_a_clear_error_and_touches_nothing(tree, tmp_path) -> None:
     with pytest.raises(UserError, match="does not exist"):
         tree.write_config(tmp_path / "missing" / ".config")
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    (ro / ".config").write_text("old\n")
-    ro.chmod(0o500)
-    try:
-        if os.geteuid() == 0:
-            pytest.skip("root can write anywhere")
-        with pytest.raises(UserError, match="cannot write"):
-            tree.write_config(ro / ".config")
-        assert (ro / ".config").read_text() == "old\n"
-    finally:
-        ro.chmod(0o700)
+    # /proc refuses new files even to root
+    with pytest.raises(UserError, match="cannot write /proc/.config"):
+        tree.write_config(Path("/proc/.config"))
+    # the target is a directory: refused before anything is written, the old backup kept
+    target = tmp_path / "out" / ".config"
+    target.mkdir(parents=True)
+    (target / "keep").write_text("x")
+    (tmp_path / "out" / ".config.old").write_text("previous\n")
+    with pytest.raises(UserError, match="is not a regular file"):
+        tree.write_config(target)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".config", ".config.old"]
+    assert (tmp_path / "out" / ".config.old").read_text() == "previous\n"
+    assert (target / "keep").read_text() == "x"
+
+
+def test_failed_rename_leaves_no_temporary_files(tree, tmp_path, monkeypatch) -> None:
+    target = tmp_path / ".config"
+    target.write_text("CONFIG_INET=y\n")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if Path(dst) == target:
+            raise PermissionError(13, "Permission denied")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(UserError, match="Permission denied"):
+        tree.write_config(target)
+    assert target.read_text() == "CONFIG_INET=y\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config", ".config.old"]
 
 
 def test_diff_against_saved_config(mini_tree, tmp_path) -> None:

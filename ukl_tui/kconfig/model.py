@@ -11,6 +11,7 @@ atomically. What it writes matches the kernel's own ``make olddefconfig``.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import gc
 import os
 import re
@@ -663,16 +664,18 @@ def _mode_for(target: Path) -> int:
 
 def write_atomic(target: Path, text: str, keep_old: bool) -> None:
     """Write ``text`` to ``target`` atomically; with ``keep_old``, the previous file becomes
-    ``<name>.old`` (as the kernel's tools do). On any error nothing is changed.
+    ``<name>.old`` (as the kernel's tools do). On any error nothing is changed and no
+    temporary file is left behind.
     """
     directory = target.parent
     if not directory.is_dir():
         raise UserError(f"cannot write {target}: directory {directory} does not exist")
+    if target.exists() and not target.is_file():
+        raise UserError(f"cannot write {target}: it exists and is not a regular file")
+    temps: list[str] = []
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise UserError(f"cannot write {target}: {exc.strerror}") from None
-    try:
+        temps.append(tmp)
         with os.fdopen(fd, "w") as handle:
             # mkstemp creates 0600; keep the old file's mode, or the umask's default
             os.fchmod(handle.fileno(), _mode_for(target))
@@ -682,13 +685,17 @@ def write_atomic(target: Path, text: str, keep_old: bool) -> None:
         if keep_old and target.exists():
             old = target.with_name(target.name + ".old")
             fd_old, tmp_old = tempfile.mkstemp(dir=directory, prefix=f".{old.name}.")
+            temps.append(tmp_old)
             with os.fdopen(fd_old, "wb") as handle:
+                os.fchmod(handle.fileno(), _mode_for(target))
                 handle.write(target.read_bytes())
             os.replace(tmp_old, old)
+            temps.remove(tmp_old)
         os.replace(tmp, target)
+        temps.remove(tmp)
     except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        for leftover in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
