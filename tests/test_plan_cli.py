@@ -327,3 +327,20 @@ def test_error_conflicts_exit_1_but_still_print_and_save(checkout, tmp_path):
     assert printed_steps(done.stdout) and save.is_file()
     data = json.loads(cli("plan", "--plan", str(save), "--json").stdout)
     assert [c["id"] for c in data["conflicts"] if c["severity"] == "error"] == ["shortcut-inet"]
+
+
+def test_default_save_for_a_plain_tree_goes_beside_its_build(tmp_path):
+    from tests.support.gitrepos import write_kernel_tree
+
+    tree = write_kernel_tree(tmp_path / "linux")
+    build = tmp_path / "builds" / "linux"
+    done = cli("plan", "--tree", str(tree), "--build-dir", str(build), "--save")
+    assert done.returncode == 0, done.stderr
+    assert Plan.load(build / "ukl-tui.toml").tree == tree
+    assert sorted(p.name for p in tree.iterdir()) == [
+        "Kconfig",
+        "Makefile",
+        "arch",
+        "init",
+        "kernel",
+    ]

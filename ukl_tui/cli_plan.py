@@ -229,12 +229,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = build_plan(args)
     built = plan.build()
     save_to: Path | None = None
+    make_parent = False
     if args.save is not None:
         if args.save:
             save_to = Path(args.save).expanduser().absolute()
         else:
             save_to = plan.source or default_plan_path(built.workspace, built.build_dir)
-        check_writable("plan file", save_to)
+        make_parent = save_to.parent == built.build_dir and not save_to.parent.exists()
+        if make_parent:
+            # a plain tree's plan lives in its build directory, which may not exist yet
+            existing = next(p for p in save_to.parents if p.exists())
+            if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+                raise UserError(f"cannot create {save_to.parent}: {existing} is not writable")
+        else:
+            check_writable("plan file", save_to)
     script_to = Path(args.script).expanduser().absolute() if args.script else None
     if script_to is not None:
         check_writable("script", script_to)
@@ -244,6 +252,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     version = f", Linux {ws.kernel_version}" if ws.kernel_version else ""
     header = f"ukl-tui plan for {ws.root} ({kind}{version})"
     if save_to is not None:
+        if make_parent:
+            save_to.parent.mkdir(parents=True, exist_ok=True)
         plan.save(save_to)
     if script_to is not None:
         write_text_atomic(script_to, script_text(built.steps, header=header), mode=0o755)

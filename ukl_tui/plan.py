@@ -5,7 +5,8 @@ tree, presets and hand edits, the application and its configure options, the net
 boot. :meth:`Plan.build` checks all of it at once (one ``UserError`` line for the first bad
 input) and returns ordered :class:`~ukl_tui.steps.Step` objects, which the Review screen shows,
 ``ukl-tui plan`` prints and writes as a reproducer script, and the runner executes. Nothing
-here runs a build; the only side effect is loading the kernel tree to check symbol names.
+here runs a build; the only side effects are those of loading the kernel tree to check
+symbol names (its parse cache, and the wrapper Kconfig that sources the overlays).
 
 What the steps follow, read from the public unikernelLinux repositories with the project's
 search tool: ukl's ``Makefile.am`` at commits 007415a0 and 4c8304ea, ``initrd/init.in``,
@@ -40,7 +41,6 @@ import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from hashlib import sha256
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +64,6 @@ from ukl_tui.boot import (
     DEFAULT_CMDLINE,
     DEFAULT_CPU_FLAGS,
     BootSpec,
-    Forward,
     NetworkSpec,
     check_param,
     check_word,
@@ -101,8 +100,9 @@ GLIBC_NOTE = (
     "and only needs libc.a to exist (a real failure shows again in the next make)"
 )
 #: Paths handed to make (``O=``, ``-C``, variables) must survive make's own parsing:
-#: ``$`` would be expanded (``$(shell ...)``), spaces and colons break kbuild and autotools.
-_MAKE_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@%,=~-]+$")
+#: ``$`` would be expanded (``$(shell ...)``), spaces and colons break kbuild and autotools,
+#: ``%`` is a pattern character, and QEMU reads a comma in a file name as a separator.
+_MAKE_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@~-]+$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _MAKEFILE_VAR = re.compile(r"^(PROGRAM|ARCHIVE)[ \t]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE)
@@ -1404,11 +1404,6 @@ def script_text(steps: Sequence[Step], *, header: str = "") -> str:
     return "\n".join(lines)
 
 
-def forwards_text(forwards: Iterable[Forward], bind: IPv4Address) -> list[str]:
-    """``host:port -> guest port`` lines for the Review screen and ``plan`` output."""
-    return [f"{bind}:{f.host_port} -> guest {f.guest_port}/{f.proto}" for f in forwards]
-
-
 __all__ = [
     "Built",
     "FORMAT_VERSION",
@@ -1423,7 +1418,6 @@ __all__ = [
     "default_build_dir",
     "default_plan_path",
     "dumps_toml",
-    "forwards_text",
     "script_text",
     "step_lines",
     "write_text_atomic",
