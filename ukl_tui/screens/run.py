@@ -133,11 +133,10 @@ class RunScreen(Screen[int]):
     RunScreen #qemu-argv { height: auto; max-height: 6; padding: 0 1; color: $text-muted;
                            overflow-y: auto; }
     RunScreen.-narrow #qemu-argv { max-height: 3; }
-    RunScreen #console-row { height: 3; }
-    RunScreen #console-prompt { width: auto; max-width: 24; height: 3; padding: 1 0 0 1;
-                                 color: $text-muted; }
+    RunScreen #console-row { height: 1; margin-top: 1; }
+    RunScreen #console-prompt { width: auto; max-width: 24; padding: 0 1; color: $text-muted; }
     RunScreen #console-input { width: 1fr; }
-    RunScreen #stop { min-width: 8; width: 8; }
+    RunScreen #stop { margin-left: 1; }
     RunScreen #run-problems { display: none; height: auto; max-height: 7; }
     RunScreen #run-problems.-shown { display: block; }
     """
@@ -183,7 +182,7 @@ class RunScreen(Screen[int]):
         yield Static("", id="run-status", markup=False)
         yield ChipStrip("steps", id="run-steps")
         if self.job.boot_step is not None:
-            yield ChipStrip("boot ", id="run-milestones")
+            yield ChipStrip(id="run-milestones")
         yield Static("", id="run-verdict", markup=False)
         yield Tabs(Tab("1 Build", id="build"), Tab("2 QEMU", id="qemu"), id="run-tabs")
         with Horizontal(id="run-panes"):
@@ -199,8 +198,9 @@ class RunScreen(Screen[int]):
                     yield Input(
                         placeholder="a line for the guest console (Enter sends it)",
                         id="console-input",
+                        compact=True,
                     )
-                    yield Button("Stop", id="stop", variant="error")
+                    yield Button("Stop", id="stop", variant="error", compact=True)
         yield OptionList(id="run-problems")
         yield Footer()
 
@@ -325,6 +325,10 @@ class RunScreen(Screen[int]):
 
     # ----- painting -------------------------------------------------------------------------
 
+    def on_resize(self) -> None:
+        """Milestone times are shown only when wide."""
+        self._refresh_milestones()
+
     def _tick(self) -> None:
         if self.state.running and self.session is not None:
             self._refresh_status()
@@ -370,8 +374,6 @@ class RunScreen(Screen[int]):
                     text.append(f" {current.objects}/{current.objects_total} objects {pct}%")
                 elif current.objects:
                     text.append(f"  {current.objects} objects")
-        elif state.finished is not None:
-            text.append(f"  {state.verdict().headline}")
         errors = sum(v.errors for v in state.views.values())
         warnings = sum(v.warnings for v in state.views.values())
         if errors or warnings:
@@ -402,10 +404,11 @@ class RunScreen(Screen[int]):
         keys = [k for k in BOOT_MILESTONES if k not in boot.success_markers]
         keys += list(boot.success_markers)
         chips = []
+        timed = self.size.width >= WIDE  # times fit only beside each other when wide
         for key in keys:
             hit = reached.get(key)
             if hit is not None:
-                chips.append((f"✓ {key} {hit.elapsed:.1f}s", "green"))
+                chips.append((f"✓ {key} {hit.elapsed:.1f}s" if timed else f"✓ {key}", "green"))
             else:
                 chips.append((f"○ {key}", "dim"))
         for problem in state.boot_problems:
@@ -584,6 +587,8 @@ class RunScreen(Screen[int]):
         """Focus the jump list of errors."""
         problems = self.query_one("#run-problems", OptionList)
         if problems.option_count:
+            if problems.highlighted is None:
+                problems.highlighted = 0
             problems.focus()
         else:
             self.notify("No errors so far.")
