@@ -1,0 +1,137 @@
+"""Debian's stock kernel + the minimal initramfs under QEMU TCG, through ``ukl-tui run``.
+
+Headless (exit 0 at ``UKL BOOTED``) and in the Run screen with Pilot: milestones appear, a line
+typed into the console is answered by the guest, and Stop, quitting, an exception or SIGTERM
+leave no QEMU behind. Each QEMU is recognised by the initramfs path under the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+
+from tests.support.boot_fixtures import alive, bzimage, live_group  # noqa: F401
+from tests.test_run_support import boot_step_dict, pids_with_cmdline, run_cli, write_steps
+from ukl_tui.cli_run import RunJob
+from ukl_tui.screens.run import RunApp
+from ukl_tui.steps import Step
+from ukl_tui.widgets.logpane import ChipStrip, PaneLog
+
+pytestmark = pytest.mark.slow
+HARD_TIMEOUT = 90
+
+
+def boot_job(bzimage, tmp_path) -> RunJob:  # noqa: F811
+    return RunJob(steps=(Step.from_dict(boot_step_dict(bzimage, tmp_path)),))
+
+
+async def until(pilot, predicate, what: str, seconds: float = HARD_TIMEOUT) -> None:
+    end = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < end, f"timed out waiting for {what}"
+        await pilot.pause(0.1)
+
+
+def qemu_of(tmp_path) -> list[int]:
+    return pids_with_cmdline(str(tmp_path / "test-initramfs.cpio.gz"))
+
+
+def test_headless_boot_exits_0_at_ukl_booted(bzimage, tmp_path):  # noqa: F811
+    steps = write_steps(tmp_path / "steps.json", [boot_step_dict(bzimage, tmp_path)])
+    result = run_cli(
+        ["run", "--steps", str(steps), "--no-tui", "--log-dir", str(tmp_path / "logs")],
+        tmp_path,
+        timeout=HARD_TIMEOUT + 30,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    out = result.stdout
+    assert "$ cd " in out and "qemu-system-x86_64 -accel tcg -cpu max,-smap,-smep" in out
+    for marker in (">>> Linux version", ">>> Run /init", ">>> UKL BOOTED"):
+        assert marker in out
+    assert out.index(">>> Run /init") < out.index(">>> UKL BOOTED")
+    assert "ukl-tui: OK: the boot reached UKL BOOTED" in out
+    assert "UKL BOOTED" in (tmp_path / "logs" / "01-boot.log").read_text(errors="replace")
+    assert qemu_of(tmp_path) == []
+
+
+async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F811
+    app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = app.run_screen
+        chips = screen.query_one("#run-milestones", ChipStrip)
+        await until(
+            pilot,
+            lambda: any("UKL BOOTED" in c for c, _ in chips.chips if "✓" in c),
+            "the UKL BOOTED milestone",
+        )
+        reached = [c for c, style in chips.chips if style == "green"]
+        assert reached[0].startswith("✓ Linux version")
+        assert any(c.startswith("✓ Run /init") for c in reached)
+        assert "QEMU is still running" in str(screen.query_one("#run-verdict").render())
+        # The console: the shell's prompt shows beside the input; a typed line is answered.
+        prompt = screen.query_one("#console-prompt")
+        await until(pilot, lambda: "#" in str(prompt.render()), "the shell prompt")
+        await pilot.press("i")
+        await pilot.press(*"echo hi-$((6*7))")
+        await pilot.press("enter")
+        log = screen.query_one("#qemu-log", PaneLog)
+        await until(pilot, lambda: "hi-42" in log.lines, "the guest's answer", 30)
+        assert any(line.endswith("echo hi-$((6*7))") for line in log.lines)  # the echo
+        qemu = screen.session.runner._states[0].pgid
+        assert qemu is not None and alive(qemu)
+        # Stop: QEMU and its whole group are gone, the run counts as a success.
+        await pilot.click("#stop")
+        await until(pilot, lambda: not screen.state.running, "the run to end", 20)
+        await pilot.pause(0.2)
+        assert not alive(qemu) and live_group(qemu) == []
+        assert screen.exit_code() == 0
+        assert str(screen.query_one("#run-status").render()).startswith("✓ OK")
+    assert qemu_of(tmp_path) == []
+
+
+async def test_quitting_the_app_kills_qemu(bzimage, tmp_path):  # noqa: F811
+    app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.run_screen
+        await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
+        qemu = qemu_of(tmp_path)
+        await pilot.press("ctrl+q")
+    assert qemu and not any(alive(pid) for pid in qemu)
+    assert qemu_of(tmp_path) == []
+
+
+async def test_an_exception_in_the_app_kills_qemu(bzimage, tmp_path):  # noqa: F811
+    app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
+
+    def broken() -> None:
+        raise RuntimeError("a bug in the display")
+
+    with pytest.raises(RuntimeError, match="a bug in the display"):
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.run_screen
+            await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
+            qemu = qemu_of(tmp_path)
+            app.call_later(broken)
+            await pilot.pause(1.0)
+    assert qemu and not any(alive(pid) for pid in qemu)
+    assert qemu_of(tmp_path) == []
+
+
+async def test_sigterm_stops_the_run_and_exits(bzimage, tmp_path):  # noqa: F811
+    app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.run_screen
+        await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
+        qemu = qemu_of(tmp_path)
+        os.kill(os.getpid(), signal.SIGTERM)  # caught by the Run screen's handler
+        for _ in range(200):
+            if not app.is_running:
+                break
+            await asyncio.sleep(0.1)
+    assert app.return_value == 1
+    assert qemu and not any(alive(pid) for pid in qemu)
+    assert qemu_of(tmp_path) == []
