@@ -9,6 +9,7 @@ goes forward, the step bar can be clicked. Ctrl+P jumps to any symbol by fuzzy n
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -62,10 +63,35 @@ class Session:
     preset_cpu_flags: tuple[str, ...] | None = None
     #: Values the user set by hand (browser edits and fixes): they win over presets.
     edits: dict[str, str] = field(default_factory=dict)
-    #: Extra kernel parameters typed on the Network and boot step.
+    #: The application: a program of the checkout, or a prebuilt archive (None, None: the
+    #: checkout's default program, or the kernel alone for a plain tree).
+    app: str | None = None
+    ukl_a: Path | None = None
+    #: configure's options (``apps.ConfigureOptions``; its ``program`` is ``app``'s).
+    configure: Any = None
+    #: The guest's network (``boot.NetworkSpec``) and the boot settings of the plan.
+    network: Any = None
+    auto_forwards: bool = True
+    memory_mib: int = 1024
+    cpus: int = 1
+    accel: str = "auto"
+    initrd: str = "auto"
+    #: Extra kernel parameters and application arguments typed on the Network and boot step.
     append: tuple[str, ...] = ()
+    init_args: tuple[str, ...] = ()
     #: Conflict ids the user acknowledged on the Review step.
     acknowledged: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        """Defaults that need the core's types."""
+        if self.configure is None:
+            from ukl_tui.apps import ConfigureOptions
+
+            self.configure = ConfigureOptions()
+        if self.network is None:
+            from ukl_tui.boot import NetworkSpec
+
+            self.network = NetworkSpec()
 
     def cmdline(self) -> str:
         """The kernel command line the boot will use (presets' or default, plus extras)."""
@@ -78,6 +104,75 @@ class Session:
         from ukl_tui.boot import DEFAULT_CPU_FLAGS
 
         return ",".join(("max", *(self.preset_cpu_flags or DEFAULT_CPU_FLAGS)))
+
+    def to_plan(self) -> Any:
+        """The session as a ``plan.Plan`` (what Review builds, saves and runs)."""
+        from ukl_tui.plan import Plan
+
+        if self.tree_path is None:
+            raise UserError("no kernel tree yet")
+        config = self.config
+        if config is None and self.tree is not None and self.tree.loaded_from is not None:
+            config = self.tree.loaded_from
+        plan = Plan(
+            tree=self.tree_path,
+            overlays=tuple(self.overlays),
+            config=config,
+            base=self.base,
+            presets=tuple(self.presets),
+            edits=dict(self.edits),
+            app=self.app,
+            ukl_a=self.ukl_a,
+            configure=self.configure,
+            network=self.network,
+            auto_forwards=self.auto_forwards,
+            memory_mib=self.memory_mib,
+            cpus=self.cpus,
+            append=self.append,
+            init_args=self.init_args,
+            initrd=self.initrd,
+            accel=self.accel,
+        )
+        plan.source = self.plan_path
+        return plan
+
+    @classmethod
+    def from_plan(cls, plan: Any) -> Session:
+        """A session re-entered from a saved plan (the tree is loaded, then replayed)."""
+        return cls(
+            tree_path=plan.tree,
+            config=plan.config,
+            overlays=list(plan.overlays),
+            plan_path=plan.source,
+            tree_source="the plan file",
+            presets=list(plan.presets),
+            base=plan.base,
+            edits=dict(plan.edits),
+            app=plan.app,
+            ukl_a=plan.ukl_a,
+            configure=plan.configure,
+            network=plan.network,
+            auto_forwards=plan.auto_forwards,
+            memory_mib=plan.memory_mib,
+            cpus=plan.cpus,
+            append=tuple(plan.append),
+            init_args=tuple(plan.init_args),
+            initrd=plan.initrd,
+            accel=plan.accel,
+        )
+
+    def replay(self) -> None:
+        """Apply the session's presets and edits to a freshly loaded tree (``--plan``)."""
+        if self.tree is None or not (self.presets or self.edits):
+            return
+        from ukl_tui.presets import apply_presets, load_presets
+
+        presets = load_presets(self.presets) if self.presets else []
+        report = apply_presets(self.tree, presets, hand_edits=self.edits, base=self.base or False)
+        self.preset_wanted = report.wanted
+        self.preset_required = frozenset(o.symbol or o.name for o in report.outcomes if o.required)
+        self.preset_cmdline = report.boot.cmdline or None
+        self.preset_cpu_flags = report.boot.qemu_cpu_flags or None
 
     def rules_context(self) -> Any:
         """The rules' view of the live session (``rules.Context``)."""
@@ -150,6 +245,9 @@ class UklApp(App[int]):
         ("welcome", "Welcome"),
         ("preset", "Preset"),
         ("browser", "Config"),
+        ("application", "Application"),
+        ("network", "Network & boot"),
+        ("review", "Review"),
     ]
 
     def __init__(self, session: Session, **kw: Any) -> None:
@@ -158,6 +256,8 @@ class UklApp(App[int]):
         self.started = time.perf_counter()
         #: Seconds from start to the first paint of the welcome screen (the benchmark reads it).
         self.first_paint: float | None = None
+        #: The exit code of the last run started from Review (None: none finished).
+        self.last_run_code: int | None = None
 
     # ----- steps ----------------------------------------------------------------------
 
@@ -176,8 +276,45 @@ class UklApp(App[int]):
                 return name
         return None
 
+    # ----- garbage collection ---------------------------------------------------------
+
+    #: Seconds without input before a full garbage collection may run.
+    GC_IDLE = 1.0
+
+    def _gc_start(self) -> None:
+        """Full collections only when the user is idle.
+
+        Textual keeps tens of thousands of small cached objects (strips, styles), so on a slow
+        machine an automatic generation-2 collection stalls the app for 100-300 ms, in the
+        middle of typing a search. Generations 0 and 1 keep running as usual; the full pass
+        is deferred to a moment without input. The previous thresholds come back on exit.
+        """
+        self._gc_thresholds = gc.get_threshold()
+        self._last_input = time.monotonic()
+        gc.set_threshold(self._gc_thresholds[0], self._gc_thresholds[1], 1_000_000_000)
+        self.set_interval(0.5, self._gc_when_idle)
+
+    def _gc_when_idle(self) -> None:
+        if time.monotonic() - self._last_input >= self.GC_IDLE and gc.get_count()[2] > 0:
+            gc.collect()
+
+    def _gc_stop(self) -> None:
+        if hasattr(self, "_gc_thresholds"):
+            gc.set_threshold(*self._gc_thresholds)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Note the time of every key and click (the idle-time garbage collection reads it)."""
+        if isinstance(event, (events.Key, events.MouseDown)):
+            self._last_input = time.monotonic()
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        """Give the interpreter its usual garbage collection back."""
+        self._gc_stop()
+
     def on_mount(self) -> None:
         """Start on the welcome screen; it loads the tree."""
+        self._gc_start()
         from ukl_tui.screens.welcome import WelcomeScreen
 
         if self.session.tree is not None and not self.session.baseline:
@@ -202,6 +339,18 @@ class UklApp(App[int]):
             from ukl_tui.screens.browser import BrowserScreen
 
             self.install_screen(BrowserScreen(), name)
+        elif name == "application":
+            from ukl_tui.screens.application import ApplicationScreen
+
+            self.install_screen(ApplicationScreen(), name)
+        elif name == "network":
+            from ukl_tui.screens.network import NetworkScreen
+
+            self.install_screen(NetworkScreen(), name)
+        elif name == "review":
+            from ukl_tui.screens.review import ReviewScreen
+
+            self.install_screen(ReviewScreen(), name)
         else:
             raise ValueError(f"unknown step {name}")
 
@@ -218,10 +367,17 @@ class UklApp(App[int]):
             self.notify(problem, severity="warning")
             return False
         self.ensure_screen(name)
-        if self.current_step() == name:
+        here = self.current_step()
+        if here == name:
             return True
-        if self.current_step() is None and len(self.screen_stack) > 1:
+        if here is None and len(self.screen_stack) > 1:
             return False  # a dialog is open: it answers first
+        names = self.step_names()
+        if here in names and names.index(name) > names.index(here):
+            problem = getattr(self.screen, "leave_problem", lambda: None)()
+            if problem:
+                self.notify(problem, title="Not yet", severity="warning")
+                return False
         self.switch_screen(name)
         return True
 
@@ -268,11 +424,13 @@ class UklApp(App[int]):
             tree = load_tree(session.tree_path, config=session.config, overlays=session.overlays)
             tree.search("ukl")  # build the search index here, not on the first keystroke
             baseline = tree.config_text()
+            session.tree = tree
+            session.replay()  # a saved plan's presets and edits (nothing otherwise)
         except UserError as exc:
+            session.tree = None
             session.load_error = exc.message
         else:
             session.baseline = baseline
-            session.tree = tree
         session.load_seconds = time.perf_counter() - start
         self.post_message(TreeLoaded(session.load_error))
 
@@ -302,6 +460,20 @@ class UklApp(App[int]):
         screen = self.get_screen("browser")
         assert isinstance(screen, BrowserScreen)
         self.call_after_refresh(screen.jump_to, name)
+
+    # ----- running --------------------------------------------------------------------
+
+    def start_run(self, built: Any) -> None:
+        """The hand-off to the Run screen (issue 6): a checked plan, run live on top of Review.
+
+        Escape on the Run screen comes back here; the run's exit code is remembered.
+        """
+        from ukl_tui.screens.run import RunScreen
+
+        def finished(code: int | None) -> None:
+            self.last_run_code = code
+
+        self.push_screen(RunScreen(built), finished)
 
     # ----- quitting -------------------------------------------------------------------
 
@@ -371,9 +543,21 @@ class UklApp(App[int]):
 
 def session_from_args(args: argparse.Namespace) -> Session:
     """The session the command line asks for (tree located, paths made absolute)."""
-    path, source = locate_tree(getattr(args, "wizard_tree", None))
-    config = getattr(args, "wizard_config", None)
     plan = getattr(args, "wizard_plan", None)
+    config = getattr(args, "wizard_config", None)
+    if plan:
+        from ukl_tui.plan import Plan
+
+        session = Session.from_plan(Plan.load(Path(plan).expanduser()))
+        if getattr(args, "wizard_tree", None):
+            session.tree_path = Path(args.wizard_tree).expanduser().absolute()
+            session.tree_source = "argument"
+        if config:
+            session.config = Path(config).expanduser().absolute()
+        if getattr(args, "wizard_overlay", None):
+            session.overlays = [Path(p).expanduser().absolute() for p in args.wizard_overlay]
+        return session
+    path, source = locate_tree(getattr(args, "wizard_tree", None))
     overlays = [Path(p).expanduser().absolute() for p in getattr(args, "wizard_overlay", []) or []]
     for overlay in overlays:
         if not overlay.is_file():

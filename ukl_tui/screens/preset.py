@@ -191,9 +191,16 @@ class PresetScreen(Screen[None]):
                 qemu_cpu=session.qemu_cpu(),
             )
             remaining = check(ctx)
-        except UserError as exc:
+        except (UserError, OSError) as exc:
+            # OSError: kconfiglib's own error for a base file the tree lacks (a tree without
+            # arch/x86/configs/x86_64_defconfig); the preset cannot be applied as asked.
             self.report = None
-            self.query_one("#preset-changes", Static).update(Content.styled(exc.message, "$error"))
+            message = exc.message if isinstance(exc, UserError) else str(exc).splitlines()[0]
+            self.query_one("#preset-changes", Static).update(
+                Content.styled(f"\nCannot apply {preset.name}: {message}", "$error")
+            )
+            self.query_one("#preset-boot", Static).update("")
+            self.query_one("#preset-conflicts", Static).update("")
             return
         finally:
             tree.restore(snap)
@@ -293,10 +300,13 @@ class PresetScreen(Screen[None]):
         browser = self.wizard.get_screen("browser")
         assert isinstance(browser, BrowserScreen)
         before = browser.state(f"preset {preset.name}")
+        snap = tree.snapshot()
         try:
             report = apply_presets(tree, [preset], hand_edits=edits, base=self.base_choice())
-        except UserError as exc:
-            self.query_one("#message", Static).update(exc.message)
+        except (UserError, OSError) as exc:
+            tree.restore(snap)
+            message = exc.message if isinstance(exc, UserError) else str(exc).splitlines()[0]
+            self.query_one("#message", Static).update(message)
             return
         session.edits = edits
         session.presets = [preset.name]

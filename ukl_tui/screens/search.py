@@ -1,19 +1,20 @@
 """Find a symbol by name, prompt or help text, as you type, and jump to it in the tree.
 
 The search itself is the model's (``Tree.search``: every word must match, ranked name
-first, then prompt, then help). It runs in a worker thread so typing never waits for it;
-a newer keystroke supersedes an older search, and answers already seen are kept, so
-backspacing is instant. ``answered`` records when each query was shown (the benchmark and
-the tests read it).
+first, then prompt, then help). Keys typed faster than the answers come are coalesced
+into one search, and answers already seen are kept, so backspacing is instant. One letter
+is not searched (it matches nearly every symbol). ``answered`` records how long each query
+took from its keystroke to its results being painted (the benchmark and the tests read it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from typing import ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -21,7 +22,6 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
-from textual.worker import get_current_worker
 
 from ukl_tui.kconfig import SearchHit, Tree
 
@@ -29,6 +29,8 @@ from ukl_tui.kconfig import SearchHit, Tree
 RESULT_LIMIT = 60
 #: Answers remembered for backspacing.
 CACHE_SIZE = 64
+#: Shorter queries are not searched: one letter matches nearly all 16,000 symbols.
+MIN_QUERY = 2
 
 
 def hit_prompt(hit: SearchHit, width: int = 28) -> Content:
@@ -63,6 +65,10 @@ class SearchScreen(ModalScreen[str | None]):
         #: query -> seconds from the keystroke to the results being on screen.
         self.answered: dict[str, float] = {}
         self.shown_query: str | None = None
+        #: Set each time results are painted (the benchmark waits on it).
+        self.painted = asyncio.Event()
+        self._pending = ""
+        self._scheduled = False
         self.hits: list[SearchHit] = []
 
     def compose(self) -> ComposeResult:
@@ -85,29 +91,32 @@ class SearchScreen(ModalScreen[str | None]):
         self._request(event.value)
 
     def _request(self, query: str) -> None:
-        query = query.strip()
-        if not query:
-            self._show("", [])
-            return
-        cached = self._cache.get(query.lower())
-        if cached is not None:
-            self._show(query, cached)
-            return
-        self._search(query)
+        """Search for ``query`` once the keys already queued are handled.
 
-    @work(thread=True, exclusive=True, group="search")
-    def _search(self, query: str) -> None:
-        hits = self.model.search(query, limit=RESULT_LIMIT)
-        if get_current_worker().is_cancelled:
-            return
-        self.app.call_from_thread(self._answer, query, hits)
+        Keys that arrive together (fast typing, a paste) each change the field, but only
+        the last text is searched: ``call_later`` runs after the queued messages. The
+        model's search is fast enough (a C-speed scan of one string) to run right here;
+        a worker thread would only fight the event loop for the GIL.
+        """
+        self._pending = query.strip()
+        if not self._scheduled:
+            self._scheduled = True
+            self.call_later(self._run_pending)
 
-    def _answer(self, query: str, hits: list[SearchHit]) -> None:
-        self._cache[query.lower()] = hits
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
-        if self.query_one("#q", Input).value.strip() == query:
-            self._show(query, hits)
+    def _run_pending(self) -> None:
+        self._scheduled = False
+        query = self._pending
+        if len(query) < MIN_QUERY:
+            self._show(query, [])
+            return
+        key = query.lower()
+        hits = self._cache.get(key)
+        if hits is None:
+            hits = self.model.search(query, limit=RESULT_LIMIT)
+            self._cache[key] = hits
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        self._show(query, hits)
 
     def _show(self, query: str, hits: list[SearchHit]) -> None:
         results = self.query_one("#results", OptionList)
@@ -119,16 +128,23 @@ class SearchScreen(ModalScreen[str | None]):
         count = self.query_one("#search-count", Static)
         if not query:
             count.update("Type to search; ↑↓ choose, Enter jumps, Esc closes.")
+        elif len(query) < MIN_QUERY:
+            count.update("Keep typing: one letter matches nearly every symbol.")
         elif not hits:
             count.update(f"Nothing matches {query!r}.")
         else:
             more = " (best first; type more words to narrow)" if len(hits) >= RESULT_LIMIT else ""
             count.update(f"{len(hits)} match{'es' if len(hits) != 1 else ''}{more}")
         self._preview()
-        self.shown_query = query
         typed = self._typed_at.pop(query, None) if query else None
-        if typed is not None:
-            self.answered[query] = time.perf_counter() - typed
+
+        def painted() -> None:
+            self.shown_query = query
+            if typed is not None:
+                self.answered[query] = time.perf_counter() - typed
+            self.painted.set()
+
+        self.call_after_refresh(painted)
 
     @on(OptionList.OptionHighlighted, "#results")
     def _preview(self) -> None:

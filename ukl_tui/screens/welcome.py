@@ -127,10 +127,13 @@ class WelcomeScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        """Paint first; everything slow runs in workers."""
+        """Paint first; everything slow runs in workers, started after the first frame."""
         self.query_one("#no-tree").display = False
-        self._check_host()
+        self.call_after_refresh(self._begin)
+
+    def _begin(self) -> None:
         self.start()
+        self._check_host()
 
     def start(self) -> None:
         """Show the session's tree and load it, or offer ways to get one."""

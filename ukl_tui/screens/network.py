@@ -1,0 +1,319 @@
+"""Network and boot: how the guest is reached and how QEMU runs it, checked as you type.
+
+Every check is the boot module's: ``NetworkSpec`` parses and validates addresses, prefixes,
+gateways and forwards (user networking's 10.0.2.0/24, the bridge subnet under user mode as
+an error, duplicate or busy host ports), ``BootSpec`` the memory, CPUs, kernel parameters
+and init arguments, and produces the kernel command line and QEMU's network arguments shown
+at the bottom. The screen turns fields into those objects and shows the first problem.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Checkbox, Footer, Input, Label, RadioButton, RadioSet, Select, Static
+
+from ukl_tui.errors import UserError
+from ukl_tui.widgets.steps import StepBar
+
+if TYPE_CHECKING:
+    from ukl_tui.app import UklApp
+
+#: (value, label) of the initrd choices the plan knows (a path is typed in the field).
+INITRD_CHOICES = [
+    ("auto", "auto: the checkout's ukl-initrd, else ukl-tui's minimal one"),
+    ("minimal", "minimal: ukl-tui's busybox initramfs (no Docker)"),
+    ("ukl", "ukl: the checkout's ukl-initrd.cpio.xz"),
+    ("file", "a file…"),
+]
+MODES = [
+    ("user", "User networking (port forwards)"),
+    ("tap", "Tap on a bridge (root)"),
+    ("none", "No network"),
+]
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(w for w in re.split(r"[\s,]+", text.strip()) if w)
+
+
+class NetworkScreen(Screen[None]):
+    """The network and boot step (see module docstring)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+r", "defaults", "Defaults"),
+    ]
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.problem: str | None = None
+        self._loading = False
+
+    @property
+    def wizard(self) -> UklApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        """Network on the left, boot on the right (stacked when narrow); the result below."""
+        from ukl_tui.boot import ACCELS, NIC_MODELS
+
+        yield StepBar(self.wizard.steps(), "network")
+        with VerticalScroll(id="net-main"):
+            with Horizontal(id="net-columns"):
+                with Vertical(id="net-left", classes="form"):
+                    yield Static("Network", classes="panel-title")
+                    with RadioSet(id="net-mode"):
+                        for value, label in MODES:
+                            yield RadioButton(label, name=value)
+                    yield Label("Guest address / prefix")
+                    yield Input(id="net-address", compact=True)
+                    yield Label("Gateway")
+                    yield Input(id="net-gateway", compact=True)
+                    yield Label("Port forwards  HOST:GUEST (or HOST:GUEST/udp), comma separated")
+                    yield Input(
+                        placeholder="e.g. 8080:80, 2222:22", id="net-forwards", compact=True
+                    )
+                    yield Checkbox(
+                        "Add the application's usual ports", id="net-auto", value=True, compact=True
+                    )
+                    with Horizontal(classes="pair"):
+                        with Vertical():
+                            yield Label("Tap")
+                            yield Input(id="net-tap", compact=True)
+                        with Vertical():
+                            yield Label("Bridge")
+                            yield Input(id="net-bridge", compact=True)
+                    with Horizontal(classes="pair"):
+                        with Vertical():
+                            yield Label("Network card")
+                            yield Select(
+                                [(n, n) for n in NIC_MODELS],
+                                id="net-nic",
+                                allow_blank=False,
+                                compact=True,
+                            )
+                        with Vertical():
+                            yield Label("Address handed over by")
+                            yield Select(
+                                [
+                                    ("ip= kernel parameter", "ip"),
+                                    ("ukl init arguments", "init"),
+                                    ("not at all", "none"),
+                                ],
+                                id="net-via",
+                                allow_blank=False,
+                                compact=True,
+                            )
+                with Vertical(id="net-right", classes="form"):
+                    yield Static("Boot", classes="panel-title")
+                    with Horizontal(classes="pair"):
+                        with Vertical():
+                            yield Label("Memory (MiB)")
+                            yield Input(id="boot-memory", type="integer", compact=True)
+                        with Vertical():
+                            yield Label("CPUs")
+                            yield Input(id="boot-cpus", type="integer", compact=True)
+                    yield Label("Accelerator")
+                    yield Select(
+                        [(a, a) for a in ACCELS], id="boot-accel", allow_blank=False, compact=True
+                    )
+                    yield Label("Initrd")
+                    yield Select(
+                        [(label, v) for v, label in INITRD_CHOICES],
+                        id="boot-initrd",
+                        allow_blank=False,
+                        compact=True,
+                    )
+                    yield Input(
+                        placeholder="/path/to/initrd.cpio.gz", id="boot-initrd-file", compact=True
+                    )
+                    yield Label("Extra kernel parameters")
+                    yield Input(placeholder="e.g. loglevel=7", id="boot-append", compact=True)
+                    yield Label("Application arguments (after --, one word each)")
+                    yield Input(id="boot-init-args", compact=True)
+            yield Static("", id="net-result")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Fill the form from the session."""
+        self.fill()
+
+    def fill(self) -> None:
+        """Session -> fields."""
+        session = self.wizard.session
+        net = session.network
+        self._loading = True
+        try:
+            for button in self.query(RadioButton):
+                button.value = button.name == net.mode
+            self.query_one("#net-address", Input).value = str(net.address or "")
+            self.query_one("#net-gateway", Input).value = str(net.gateway or "")
+            self.query_one("#net-forwards", Input).value = ", ".join(map(str, net.forwards))
+            self.query_one("#net-auto", Checkbox).value = session.auto_forwards
+            self.query_one("#net-tap", Input).value = net.tap
+            self.query_one("#net-bridge", Input).value = net.bridge
+            self.query_one("#net-nic", Select).value = net.nic
+            self.query_one("#net-via", Select).value = net.address_via
+            self.query_one("#boot-memory", Input).value = str(session.memory_mib)
+            self.query_one("#boot-cpus", Input).value = str(session.cpus)
+            self.query_one("#boot-accel", Select).value = session.accel
+            known = {v for v, _ in INITRD_CHOICES}
+            initrd = session.initrd if session.initrd in known else "file"
+            self.query_one("#boot-initrd", Select).value = initrd
+            self.query_one("#boot-initrd-file", Input).value = (
+                "" if initrd != "file" else session.initrd
+            )
+            self.query_one("#boot-append", Input).value = " ".join(session.append)
+            self.query_one("#boot-init-args", Input).value = " ".join(session.init_args)
+        finally:
+            self._loading = False
+        self.check()
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed)
+    @on(RadioSet.Changed)
+    def _changed(self) -> None:
+        if not self._loading and self.is_mounted:
+            self.check()
+
+    def _mode(self) -> str:
+        pressed = self.query_one("#net-mode", RadioSet).pressed_button
+        return (pressed.name if pressed is not None else None) or "user"
+
+    def check(self) -> None:
+        """Fields -> NetworkSpec and BootSpec; store what is valid; show the first problem."""
+        from ukl_tui.boot import (
+            DEFAULT_CMDLINE,
+            DEFAULT_CPU_FLAGS,
+            BootSpec,
+            NetworkSpec,
+            parse_forward,
+        )
+
+        session = self.wizard.session
+        mode = self._mode()
+        tap_mode, none_mode = mode == "tap", mode == "none"
+        for wid in ("#net-tap", "#net-bridge"):
+            self.query_one(wid).disabled = not tap_mode
+        for wid in ("#net-forwards", "#net-auto"):
+            self.query_one(wid).disabled = mode != "user"
+        for wid in ("#net-address", "#net-gateway", "#net-nic", "#net-via"):
+            self.query_one(wid).disabled = none_mode
+        initrd = self.query_one("#boot-initrd", Select).value
+        self.query_one("#boot-initrd-file").display = initrd == "file"
+        lines: list[Content] = []
+        self.problem = None
+        try:
+            text = self.query_one
+            forwards = tuple(parse_forward(w) for w in _words(text("#net-forwards", Input).value))
+            network = NetworkSpec(
+                mode=mode,  # type: ignore[arg-type]
+                address=text("#net-address", Input).value.strip() or None,
+                gateway=text("#net-gateway", Input).value.strip() or None,
+                forwards=forwards if mode == "user" else (),
+                tap=text("#net-tap", Input).value.strip(),
+                bridge=text("#net-bridge", Input).value.strip(),
+                nic=text("#net-nic", Select).value,  # type: ignore[arg-type]
+                address_via=text("#net-via", Select).value,  # type: ignore[arg-type]
+            )
+            network.validate(check_ports=True)
+            memory = _number("memory", text("#boot-memory", Input).value)
+            cpus = _number("CPUs", text("#boot-cpus", Input).value)
+            append = _words(text("#boot-append", Input).value)
+            init_args = _words(text("#boot-init-args", Input).value)
+            accel = text("#boot-accel", Select).value
+            initrd_value = (
+                text("#boot-initrd-file", Input).value.strip() if initrd == "file" else initrd
+            )
+            if not initrd_value:
+                raise UserError("name the initrd file")
+            boot = BootSpec(
+                kernel="bzImage",
+                memory_mib=memory,
+                cpus=cpus,
+                cmdline_base=session.preset_cmdline or DEFAULT_CMDLINE,
+                extra_params=append,
+                init_args=init_args,
+                qemu_cpu_flags=session.preset_cpu_flags or DEFAULT_CPU_FLAGS,
+                network=network,
+                accel=accel,  # type: ignore[arg-type]
+            )
+            boot.validate(check_ports=False)
+        except UserError as exc:
+            self.problem = exc.message
+            lines.append(Content.assemble(("✗ ", "$error"), (exc.message, "$error")))
+        else:
+            session.network = network
+            session.auto_forwards = self.query_one("#net-auto", Checkbox).value
+            session.memory_mib, session.cpus = memory, cpus
+            session.append, session.init_args = append, init_args
+            session.accel = str(accel)
+            session.initrd = initrd_value
+            lines.append(Content.styled("✓ valid", "$success"))
+            lines.append(Content.assemble(("kernel command line  ", "bold"), boot.kernel_cmdline()))
+            qemu_net = " ".join(network.qemu_args()) or "(no network device)"
+            lines.append(Content.assemble(("QEMU network         ", "bold"), qemu_net))
+            if session.auto_forwards and mode == "user" and session.app:
+                from ukl_tui.boot import default_forwards
+
+                extra = [str(f) for f in default_forwards(session.app)]
+                if extra:
+                    lines.append(
+                        Content.assemble(("added for the app    ", "bold"), ", ".join(extra))
+                    )
+            if tap_mode:
+                try:
+                    network.check_host()
+                except UserError as exc:
+                    lines.append(Content.assemble(("! ", "$warning"), (exc.message, "$warning")))
+        self.query_one("#net-result", Static).update(Content("\n").join(lines))
+
+    def leave_problem(self) -> str | None:
+        """Why the wizard should not move on yet."""
+        return self.problem
+
+    def action_defaults(self) -> None:
+        """Ctrl+R: back to user networking at 10.0.2.15 and the default boot settings."""
+        from ukl_tui.boot import NetworkSpec
+
+        session = self.wizard.session
+        session.network = NetworkSpec()
+        session.auto_forwards = True
+        session.memory_mib, session.cpus = 1024, 1
+        session.append, session.init_args = (), ()
+        session.accel, session.initrd = "auto", "auto"
+        self.fill()
+
+    @on(RadioSet.Changed, "#net-mode")
+    def _mode_changed(self, event: RadioSet.Changed) -> None:
+        """Switching mode fills the address the mode expects (unless the user typed one)."""
+        if self._loading:
+            return
+        from ukl_tui.boot import BRIDGE_GATEWAY, BRIDGE_GUEST, USER_GATEWAY, USER_GUEST
+
+        mode = event.pressed.name
+        address = self.query_one("#net-address", Input)
+        gateway = self.query_one("#net-gateway", Input)
+        defaults = {
+            "user": (str(USER_GUEST), str(USER_GATEWAY)),
+            "tap": (str(BRIDGE_GUEST), str(BRIDGE_GATEWAY)),
+        }
+        others = {v for pair in defaults.values() for v in pair} | {""}
+        if mode in defaults and address.value in others and gateway.value in others:
+            address.value, gateway.value = defaults[mode]
+
+
+def _number(what: str, text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise UserError(f"{what} must be a whole number, not {text.strip()!r}") from None
