@@ -513,6 +513,17 @@ def test_bad_values(ready_checkout, kw, fragment):
     assert fragment in bad(Plan(tree=ready_checkout, **kw))
 
 
+def test_a_checkouts_own_linux_config_is_accepted_as_the_start(ready_checkout, tmp_path):
+    """A loaded tree started from linux/.config: ukl's recipe rewrites that file anyway."""
+    own = ready_checkout / "linux" / ".config"
+    own.write_text("CONFIG_INET=y\n")
+    steps = by_id(Plan(tree=ready_checkout, config=own).build(NO_KVM).steps)
+    assert steps["ukl-config"].argv == ("make", "-W", "saveconfig", "linux/.config")
+    other = tmp_path / "my.config"
+    other.write_text("CONFIG_INET=y\n")
+    assert "--config" in bad(Plan(tree=ready_checkout, config=other))
+
+
 def test_unknown_symbol_in_edits_is_caught_by_the_kernel_model(ready_checkout):
     assert "unknown symbol NOPE" in bad(Plan(tree=ready_checkout, edits={"NOPE": "y"}))
     message = bad(Plan(tree=ready_checkout, edits={"INET": "maybe"}))

@@ -709,9 +709,12 @@ class Plan:
         if self.accel not in ACCELS:
             raise UserError(f"accelerator {self.accel!r} is not one of {', '.join(ACCELS)}")
         if ws.is_ukl:
+            # The checkout's own linux/.config (what a loaded tree started from) is the file
+            # ukl's recipe rewrites anyway: naming it changes nothing. Any other file would.
+            own = self.config is not None and self.config == ws.root / "linux" / ".config"
             for what, given in (
                 ("--overlay", bool(self.overlays)),
-                ("--config", self.config is not None),
+                ("--config", self.config is not None and not own),
                 ("--base", self.base is not None),
             ):
                 if given:
