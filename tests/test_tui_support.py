@@ -74,6 +74,7 @@ def tree(loaded_tree, tmp_path: Path):  # noqa: ANN201
     config.parent.mkdir(parents=True)
     config.write_text(text)
     tree.config_path = config
+    tree.loaded_from = config  # the same text as the file the shared tree was loaded from
     tree.mark_saved(text)
     return tree
 
@@ -102,3 +103,131 @@ async def wait_for(pilot, condition, timeout: float = 10.0) -> None:  # noqa: AN
             raise AssertionError("timed out waiting for the app")
         await pilot.pause(0.02)
     await asyncio.sleep(0)
+
+
+# ----- scenes: each drives a fresh app to one screen (snapshots and screenshots) ---------------
+
+
+async def _to(pilot, step: str) -> None:  # noqa: ANN001
+    app = pilot.app
+    await wait_for(pilot, lambda: app.current_step() is not None and app.session.tree is not None)
+    if step != app.current_step():
+        app.goto(step)
+        await wait_for(pilot, lambda: app.current_step() == step)
+    await pilot.pause(0.2)
+
+
+async def _preset(pilot, name: str = "ukl-base") -> None:  # noqa: ANN001
+    """Apply a preset the way a user does on the Preset step."""
+    from textual.widgets import OptionList
+
+    await _to(pilot, "preset")
+    listing = pilot.app.screen.query_one("#preset-list", OptionList)
+    listing.highlighted = [o.id for o in listing.options].index(name)
+    await pilot.pause(0.2)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: pilot.app.current_step() == "browser")
+    await pilot.pause(0.2)
+
+
+async def scene_welcome(pilot) -> None:  # noqa: ANN001
+    await _to(pilot, "welcome")
+    await wait_for(pilot, lambda: pilot.app.screen.ready)
+
+
+async def scene_preset(pilot) -> None:  # noqa: ANN001
+    await _to(pilot, "preset")
+    await pilot.pause(0.3)
+
+
+async def scene_browser(pilot) -> None:  # noqa: ANN001
+    await _to(pilot, "browser")
+    pilot.app.screen.jump_to("UNIKERNEL_LINUX")
+    await pilot.pause(0.3)
+
+
+async def scene_browser_fixed(pilot) -> None:  # noqa: ANN001
+    await _preset(pilot)
+    pilot.app.screen.jump_to("UKL_NAME")
+    await pilot.pause(0.3)
+
+
+async def scene_search(pilot) -> None:  # noqa: ANN001
+    await _to(pilot, "browser")
+    await pilot.press("slash", *"virtio net")
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "shown_query", None) == "virtio net")
+
+
+async def scene_edit(pilot) -> None:  # noqa: ANN001
+    await _to(pilot, "browser")
+    pilot.app.screen.jump_to("NR_CPUS")
+    await pilot.pause(0.3)
+    await pilot.press("enter", *"9999")
+    await pilot.pause(0.2)
+
+
+async def scene_diff(pilot) -> None:  # noqa: ANN001
+    await _preset(pilot)
+    await pilot.press("d")
+    await pilot.pause(0.3)
+
+
+async def scene_quit(pilot) -> None:  # noqa: ANN001
+    await _preset(pilot)
+    await pilot.press("ctrl+q")
+    await pilot.pause(0.3)
+
+
+async def scene_application(pilot) -> None:  # noqa: ANN001
+    await _to(pilot, "application")
+
+
+async def scene_network(pilot) -> None:  # noqa: ANN001
+    from textual.widgets import Input
+
+    await _to(pilot, "network")
+    # Show the live validation: a bridge address under user networking.
+    pilot.app.screen.query_one("#net-address", Input).value = "192.168.122.128/24"
+    await pilot.pause(0.3)
+
+
+async def scene_review(pilot) -> None:  # noqa: ANN001
+    await _preset(pilot)
+    await _to(pilot, "review")
+    mask_review(pilot.app.screen)
+    await pilot.pause(0.2)
+
+
+SCENES = {
+    "welcome": scene_welcome,
+    "preset": scene_preset,
+    "browser": scene_browser,
+    "browser-fixed": scene_browser_fixed,
+    "search": scene_search,
+    "edit": scene_edit,
+    "diff": scene_diff,
+    "quit": scene_quit,
+    "application": scene_application,
+    "network": scene_network,
+    "review": scene_review,
+}
+
+
+def mask_review(screen) -> None:  # noqa: ANN001
+    """Machine-specific prefixes in the commands become what a user's machine shows."""
+    import sys
+
+    from textual.widgets import Input, TextArea
+
+    from ukl_tui.paths import cache_dir
+
+    def mask(text: str) -> str:
+        text = text.replace(str(cache_dir()), "~/.cache/ukl-tui")
+        text = text.replace(str(Path(__file__).resolve().parent.parent), "~/ukl-tui")
+        text = text.replace(str(Path.cwd()), "~")
+        return text.replace(sys.executable, "python3")
+
+    area = screen.query_one("#review-commands", TextArea)
+    area.text = mask(area.text)
+    field = screen.query_one("#plan-path", Input)
+    field.value = mask(field.value)

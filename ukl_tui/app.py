@@ -161,14 +161,14 @@ class Session:
             accel=plan.accel,
         )
 
-    def replay(self) -> None:
+    def replay(self, tree: Tree) -> None:
         """Apply the session's presets and edits to a freshly loaded tree (``--plan``)."""
-        if self.tree is None or not (self.presets or self.edits):
+        if not (self.presets or self.edits):
             return
         from ukl_tui.presets import apply_presets, load_presets
 
         presets = load_presets(self.presets) if self.presets else []
-        report = apply_presets(self.tree, presets, hand_edits=self.edits, base=self.base or False)
+        report = apply_presets(tree, presets, hand_edits=self.edits, base=self.base or False)
         self.preset_wanted = report.wanted
         self.preset_required = frozenset(o.symbol or o.name for o in report.outcomes if o.required)
         self.preset_cmdline = report.boot.cmdline or None
@@ -193,6 +193,22 @@ class Session:
         from ukl_tui.rules import check
 
         return check(self.rules_context())
+
+
+def display_path(path: Path | str | None) -> str:
+    """A path as the user would type it: relative to the current directory when inside it,
+    ``~/...`` when inside the home directory, else absolute.
+    """
+    if path is None:
+        return "(none)"
+    path = Path(path)
+    for base, shown in ((Path.cwd(), ""), (Path.home(), "~/")):
+        try:
+            rel = path.relative_to(base)
+        except ValueError:
+            continue
+        return f"{shown}{rel}" if str(rel) != "." else (shown.rstrip("/") or ".")
+    return str(path)
 
 
 def locate_tree(argument: str | None, cwd: Path | None = None) -> tuple[Path | None, str]:
@@ -238,6 +254,7 @@ class UklApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
+        Binding("f1", "keys", "Keys"),
     ]
 
     #: The wizard's steps, in order: (screen name, title).
@@ -370,8 +387,8 @@ class UklApp(App[int]):
         here = self.current_step()
         if here == name:
             return True
-        if here is None and len(self.screen_stack) > 1:
-            return False  # a dialog is open: it answers first
+        if here is None:
+            return False  # a dialog is open (it answers first), or the app is still starting
         names = self.step_names()
         if here in names and names.index(name) > names.index(here):
             problem = getattr(self.screen, "leave_problem", lambda: None)()
@@ -380,6 +397,13 @@ class UklApp(App[int]):
                 return False
         self.switch_screen(name)
         return True
+
+    def action_keys(self) -> None:
+        """F1: every key of the screen in a side panel (toggle)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_next(self) -> None:
         """Ctrl+N: the next step."""
@@ -424,13 +448,12 @@ class UklApp(App[int]):
             tree = load_tree(session.tree_path, config=session.config, overlays=session.overlays)
             tree.search("ukl")  # build the search index here, not on the first keystroke
             baseline = tree.config_text()
-            session.tree = tree
-            session.replay()  # a saved plan's presets and edits (nothing otherwise)
+            session.replay(tree)  # a saved plan's presets and edits (nothing otherwise)
         except UserError as exc:
-            session.tree = None
             session.load_error = exc.message
         else:
             session.baseline = baseline
+            session.tree = tree
         session.load_seconds = time.perf_counter() - start
         self.post_message(TreeLoaded(session.load_error))
 
@@ -505,7 +528,7 @@ class UklApp(App[int]):
             Choose(
                 "Unsaved changes",
                 f"You changed {count} symbol{'s' if count != 1 else ''} since "
-                f"{tree.config_path} was loaded or saved. Save before you {verb}?",
+                f"{display_path(tree.config_path)} was loaded or saved. Save before you {verb}?",
                 [("s", "Save", "primary"), ("d", "Discard", "error"), ("c", "Cancel", "default")],
             ),
             answered,

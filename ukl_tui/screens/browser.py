@@ -65,10 +65,10 @@ def result_text(result: SetResult) -> str:
 
 
 def short_config_path(path: Path | None) -> str:
-    """``dir/.config``: enough to recognise the file without a machine-specific prefix."""
-    if path is None:
-        return "(none)"
-    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+    """The .config as the status line shows it (see ``app.display_path``)."""
+    from ukl_tui.app import display_path
+
+    return display_path(path)
 
 
 class BrowserScreen(Screen[None]):
@@ -82,9 +82,9 @@ class BrowserScreen(Screen[None]):
         Binding("n", "set('n')", "n", show=False),
         Binding("slash", "search", "Search"),
         Binding("f", "fix", "Fix"),
-        Binding("a", "show_all", "Show all"),
+        Binding("a", "show_all", "Show all", show=False),
         Binding("ctrl+z", "undo", "Undo"),
-        Binding("ctrl+y", "redo", "Redo"),
+        Binding("ctrl+y", "redo", "Redo", show=False),
         Binding("d", "diff", "Diff"),
         Binding("ctrl+s", "save", "Save"),
         Binding("c", "conflicts", "Conflicts"),
@@ -156,16 +156,16 @@ class BrowserScreen(Screen[None]):
         """Config file, unsaved changes, undo depth, show-all."""
         tree = self.model
         count = len(self.changed)
-        unsaved = f"{count} changed, not saved" if count else "no unsaved changes"
         parts = [
-            f"config: {short_config_path(tree.config_path)}",
-            unsaved,
+            short_config_path(tree.config_path),
+            f"{count} unsaved" if count else "saved",
             f"{len(self.conflicts)} conflict{'s' if len(self.conflicts) != 1 else ''} (c)"
             if self.conflicts
             else "no conflicts",
             f"undo {len(self.history.undo)}",
-            f"show all: {'on' if self.menu.show_all else 'off'}",
         ]
+        if self.menu.show_all:
+            parts.append("showing hidden entries")
         self.query_one("#status", Static).update("  ·  ".join(parts))
 
     def update_info(self) -> None:
@@ -399,8 +399,11 @@ class BrowserScreen(Screen[None]):
         assert target is not None
         menu = self.menu
         if not menu.show_all and not mm.reachable(target):
-            menu.set_show_all(True)
-            self.say(f"{name} is hidden (its dependencies are not met): show-all turned on.")
+            menu.pin_path(target)
+            self.say(
+                f"{name} is hidden (its dependencies are not met): shown greyed; "
+                "a shows every hidden entry."
+            )
         else:
             self.say(f"{name}: {mm.prompt_of(target)}")
         menu.focus()

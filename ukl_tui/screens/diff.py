@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ukl_tui.app import display_path
 from ukl_tui.kconfig import Change, Tree
 
 
@@ -50,7 +51,7 @@ class DiffScreen(ModalScreen[str | None]):
         added = [c for c in self.changes if c.old is None]
         shown = differ + (added if len(added) <= ADDED_SHOWN else [])
         with Vertical(id="diff-box", classes="dialog"):
-            yield Label(f"Saving would change {path}", classes="dialog-title")
+            yield Label(f"Saving would change {display_path(path)}", classes="dialog-title")
             if not self.changes:
                 text = "Nothing: the values match the file."
             else:

@@ -21,6 +21,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static, TextArea
 
+from ukl_tui.app import display_path
 from ukl_tui.errors import UserError
 from ukl_tui.widgets.conflicts import ConflictList, key
 from ukl_tui.widgets.steps import StepBar
@@ -64,6 +65,8 @@ class ReviewScreen(Screen[None]):
         self.error: str | None = None
         self.conflicts: list[Any] = []
         self.commands = ""
+        #: How many times the plan was built (tests wait for the first one).
+        self.builds = 0
 
     @property
     def wizard(self) -> UklApp:
@@ -147,8 +150,9 @@ class ReviewScreen(Screen[None]):
         path_field = self.query_one("#plan-path", Input)
         if not path_field.value and built is not None:
             target = plan.source or default_plan_path(built.workspace, built.build_dir)
-            path_field.value = str(target)
+            path_field.value = display_path(target)
         self.query_one("#run", Button).disabled = built is None or bool(blocking)
+        self.builds += 1
 
     def _show_changes(self) -> None:
         session = self.wizard.session
@@ -162,7 +166,8 @@ class ReviewScreen(Screen[None]):
         lines.append(Content.assemble(("edits    ", "dim"), edits))
         if tree is not None:
             saved = "saved" if not tree.dirty else "not saved (Ctrl+S saves it)"
-            lines.append(Content.assemble(("file     ", "dim"), f"{tree.config_path}  {saved}"))
+            shown = display_path(tree.config_path)
+            lines.append(Content.assemble(("file     ", "dim"), f"{shown}  {saved}"))
         width = min(36, max((len(c.name) for c in changes), default=8) + 2)
         for change in changes[:200]:
             old = "not set" if change.old is None else change.old or '""'

@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 
+from ukl_tui.app import display_path
 from ukl_tui.errors import UserError
 from ukl_tui.widgets.steps import StepBar
 
@@ -37,7 +38,7 @@ def workspace_lines(ws: Workspace) -> list[Content]:
     version = ws.kernel_version or "unknown"
     out.append(Content.assemble(("Kernel   ", "dim"), f"Linux {version}"))
     if ws.is_ukl:
-        where = str(ws.kernel_tree) if ws.kernel_tree else "linux/ is not initialised"
+        where = display_path(ws.kernel_tree) if ws.kernel_tree else "linux/ is not initialised"
         out.append(Content.assemble(("Sources  ", "dim"), where))
     git = ws.git
     if git is None:
@@ -76,8 +77,10 @@ def prereq_lines(prereqs: list[Prereq]) -> list[Content]:
         else:
             mark = ("✗ ", "$error")
         line = [mark, (f"{p.name:<20}", "bold" if not p.ok else "")]
-        if not p.ok:
+        if not p.ok and not p.optional:
             line.append((f" apt install {p.debian_package}", "$accent"))
+        elif not p.ok:
+            line.append((" optional", "dim"))
         out.append(Content.assemble(*line))
         if not p.ok:
             out.append(Content.assemble("    ", (p.detail, "dim")))
@@ -95,6 +98,20 @@ class WelcomeScreen(Screen[None]):
         Binding("enter", "continue", "Continue", show=False),
         Binding("o", "pick", "Open tree"),
     ]
+
+    @property
+    def ready(self) -> bool:
+        """Everything is on screen: tree facts, host checks, the load's outcome."""
+        session = self.wizard.session
+        return (
+            self._facts_shown
+            and session.prereqs is not None
+            and (
+                session.tree is not None
+                or session.load_error is not None
+                or session.tree_path is None
+            )
+        )
 
     @property
     def wizard(self) -> UklApp:
@@ -116,15 +133,19 @@ class WelcomeScreen(Screen[None]):
                     yield Static("", id="load-status", markup=False)
                 with Vertical(id="no-tree"):
                     yield Static("", id="no-tree-text", markup=False)
-                    yield Button("Unpack Debian's kernel sources", id="unpack")
-                    yield Button("Clone the ukl repository", id="clone")
+                    yield Button("Unpack Debian's kernel sources", id="unpack", compact=True)
+                    yield Button("Clone the ukl repository", id="clone", compact=True)
                 with Horizontal(id="tree-actions"):
-                    yield Button("Continue ▸", id="continue", variant="primary", disabled=True)
-                    yield Button("Open another tree…", id="pick")
+                    yield Button(
+                        "Continue ▸", id="continue", variant="primary", disabled=True, compact=True
+                    )
+                    yield Button("Open another tree…", id="pick", compact=True)
             with Vertical(id="welcome-host", classes="panel"):
                 yield Static("Host", classes="panel-title")
                 yield Static("checking…", id="host-list")
         yield Footer(compact=True)
+
+    _facts_shown = False
 
     def on_mount(self) -> None:
         """Paint first; everything slow runs in workers, started after the first frame."""
@@ -139,13 +160,14 @@ class WelcomeScreen(Screen[None]):
         """Show the session's tree and load it, or offer ways to get one."""
         session = self.wizard.session
         path_line = self.query_one("#tree-path", Static)
+        self._facts_shown = session.tree_path is None
         if session.tree_path is None:
             path_line.update("No kernel tree or ukl checkout found.")
             self._offer_sources()
             return
         self.query_one("#no-tree").display = False
         source = f"  (from {session.tree_source})" if session.tree_source else ""
-        path_line.update(f"{session.tree_path}{source}")
+        path_line.update(f"{display_path(session.tree_path)}{source}")
         self.query_one("#tree-facts", Static).update("")
         self._inspect(session.tree_path)
         if session.tree is not None:  # loaded already (a saved plan, or a test)
@@ -196,6 +218,7 @@ class WelcomeScreen(Screen[None]):
         self.app.call_from_thread(self._show_facts, ws, None)
 
     def _show_facts(self, ws: Workspace | None, problem: str | None) -> None:
+        self._facts_shown = True
         self.wizard.session.workspace = ws
         facts = self.query_one("#tree-facts", Static)
         if ws is None:
@@ -230,13 +253,11 @@ class WelcomeScreen(Screen[None]):
         tree = session.tree
         status.set_class(False, "-error")
         count = len(tree.kconf.unique_defined_syms)
-        origin = "parse cache" if tree.cache_hit else "parsed"
-        where = tree.config_path.name if tree.config_path else ".config"
-        loaded = "loaded" if tree.loaded_from else "not found: the tree's defaults apply"
-        status.update(
-            f"{tree.mainmenu}: {count:,} symbols ({origin}); "
-            f"{where} {loaded}. Press Enter to continue."
-        )
+        if tree.loaded_from is not None:
+            start = f"starting from {display_path(tree.loaded_from)}"
+        else:
+            start = "no .config yet: the tree's defaults apply"
+        status.update(f"{tree.mainmenu}: {count:,} symbols, {start}. Press Enter to continue.")
         button = self.query_one("#continue", Button)
         button.disabled = False
         button.focus()

@@ -57,18 +57,26 @@ def _iter_list(node: MenuNode) -> Iterator[MenuNode]:
         child = child.next
 
 
-def shown_children(node: MenuNode, show_all: bool) -> list[MenuNode]:
+def shown_children(
+    node: MenuNode, show_all: bool, pinned: frozenset[MenuNode] | set[MenuNode] = frozenset()
+) -> list[MenuNode]:
     """The direct children of ``node`` as the tree shows them.
 
     Unlike menuconfig, which flattens "implicit" submenus (symbols that depend on the symbol
     just above them) into indented lines, the tree keeps them as children of that symbol, so
     kconfiglib's own parent links are the tree's: a symbol's path is its chain of parents.
     An invisible symbol is still shown when one of its children is (menuconfig does the same:
-    an optional prompt that is off must not hide the options below it).
+    an optional prompt that is off must not hide the options below it). ``pinned`` nodes are
+    shown even when hidden: the path to a symbol the user jumped to.
     """
     out = []
     for child in _iter_list(node):
-        if show_all or is_visible(child) or (child.list is not None and has_children(child, False)):
+        if (
+            show_all
+            or child in pinned
+            or is_visible(child)
+            or (child.list is not None and has_children(child, False))
+        ):
             out.append(child)
     return out
 

@@ -76,6 +76,8 @@ class MenuTree(Tree[Entry]):
         self.auto_expand = False
         self.guide_depth = 2
         self.show_all = False
+        #: Hidden nodes shown anyway: the path to the last symbol jumped to.
+        self.pinned: set[MenuNode] = set()
         #: Names of symbols whose value differs from the saved .config (drawn with a mark).
         self.changed: frozenset[str] = frozenset()
         self._styles: dict[str, Style] = {}
@@ -148,7 +150,9 @@ class MenuTree(Tree[Entry]):
 
     def _add_child(self, parent: TreeNode[Entry], node: MenuNode, before: int | None) -> TreeNode:
         entry = Entry(node)
-        expandable = node.list is not None and mm.has_children(node, self.show_all)
+        expandable = node.list is not None and (
+            mm.has_children(node, self.show_all) or any(c in self.pinned for c in _children(node))
+        )
         implicit = expandable and not node.is_menuconfig
         tnode = parent.add(
             self.label_for(entry), entry, before=before, expand=False, allow_expand=expandable
@@ -162,7 +166,7 @@ class MenuTree(Tree[Entry]):
         entry = tnode.data
         assert entry is not None
         entry.loaded = True
-        for child in mm.shown_children(entry.node, self.show_all):
+        for child in mm.shown_children(entry.node, self.show_all, self.pinned):
             self._add_child(tnode, child, None)
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Entry]) -> None:
@@ -203,7 +207,7 @@ class MenuTree(Tree[Entry]):
         entry = tnode.data
         assert entry is not None
         if entry.loaded:
-            wanted = mm.shown_children(entry.node, self.show_all)
+            wanted = mm.shown_children(entry.node, self.show_all, self.pinned)
             current = list(tnode.children)
             if [c.data.node for c in current if c.data is not None] != wanted:
                 self._reconcile(tnode, current, wanted)
@@ -211,7 +215,10 @@ class MenuTree(Tree[Entry]):
             cent = child.data
             if cent is None:
                 continue
-            expandable = cent.node.list is not None and mm.has_children(cent.node, self.show_all)
+            expandable = cent.node.list is not None and (
+                mm.has_children(cent.node, self.show_all)
+                or any(c in self.pinned for c in _children(cent.node))
+            )
             if child.allow_expand != expandable:
                 child.allow_expand = expandable
                 if not expandable:
@@ -239,6 +246,12 @@ class MenuTree(Tree[Entry]):
     def set_show_all(self, show_all: bool) -> None:
         """Switch show-all mode and re-synchronise the built part."""
         self.show_all = show_all
+        self.pinned = set()
+        self.sync()
+
+    def pin_path(self, target: MenuNode) -> None:
+        """Show the path to ``target`` even where it is hidden (greyed, like show-all)."""
+        self.pinned = set(mm.path_to(target))
         self.sync()
 
     # ----- navigation -----------------------------------------------------------------
@@ -304,6 +317,13 @@ class MenuTree(Tree[Entry]):
         for tnode in self._all_built():
             if tnode.data is not None and _is_shown(tnode):
                 yield tnode.label.plain if isinstance(tnode.label, Text) else str(tnode.label)
+
+
+def _children(node: MenuNode) -> Iterator[MenuNode]:
+    child = node.list
+    while child is not None:
+        yield child
+        child = child.next
 
 
 def _is_within(node: TreeNode, ancestor: TreeNode) -> bool:

@@ -1,0 +1,37 @@
+"""Snapshots of every screen at 80x24 and 200x50 (pytest-textual-snapshot).
+
+Deterministic by construction: the real tree at its CI path, the .config in the test's own
+directory shown relative to it, fixed host facts, machine-specific paths in the commands
+masked (``mask_review``). Update after a deliberate change with ``--snapshot-update`` and
+look at the SVGs before committing them.
+"""
+
+# ruff: noqa: F811  (fixtures are imported from test_tui_support and used as arguments)
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_tui_support import SCENES, loaded_tree, make_app, tree  # noqa: F401
+
+pytestmark = pytest.mark.realtree
+
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+@pytest.mark.parametrize("scene", list(SCENES))
+def test_screen(
+    scene: str,
+    size: str,
+    tree,
+    real_tree: Path,
+    ukl_overlay: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    snap_compare,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tree, real_tree, ukl_overlay)
+    assert snap_compare(app, terminal_size=SIZES[size], run_before=SCENES[scene])
