@@ -72,13 +72,23 @@ async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F81
         assert reached[0].startswith("✓ Linux version")
         assert any(c.startswith("✓ Run /init") for c in reached)
         assert "QEMU is still running" in str(screen.query_one("#run-verdict").render())
-        # The console: the shell's prompt shows beside the input; a typed line is answered.
+        # The console: once the shell's prompt showed (beside the input, or in the pane when
+        # a kernel message completed its line), a typed line is answered by the guest.
         prompt = screen.query_one("#console-prompt")
-        await until(pilot, lambda: "#" in str(prompt.render()), "the shell prompt")
-        await pilot.press("i")
-        await pilot.press(*"echo hi-$((6*7))")
-        await pilot.press("enter")
         log = screen.query_one("#qemu-log", PaneLog)
+        await until(
+            pilot,
+            lambda: "#" in str(prompt.render()) or any("/ # " in ln for ln in log.lines),
+            "the shell prompt",
+        )
+        await pilot.press("i")
+        console = screen.query_one("#console-input")
+        assert app.focused is console
+        # Typed at once: Pilot waits for the app to idle after every key, and a booting
+        # guest keeps it busy (seconds per key).
+        console.insert_text_at_cursor("echo hi-$((6*7))")
+        await pilot.press("enter")
+        assert console.value == ""  # sent
         await until(pilot, lambda: "hi-42" in log.lines, "the guest's answer", 30)
         assert any(line.endswith("echo hi-$((6*7))") for line in log.lines)  # the echo
         qemu = screen.session.runner._states[0].pgid
