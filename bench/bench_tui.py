@@ -29,6 +29,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent.parent
 TREE = Path(sys.argv[1] if len(sys.argv) > 1 else os.environ["UKL_TUI_TEST_TREE"])
 OVERLAY = HERE / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
+#: The query of each measured keystroke (filled by search_latencies, for the slowest list).
+queries: list[str] = []
+
 WORDS = [
     "unikernel",
     "virtio net",
@@ -95,6 +98,7 @@ async def search_latencies(config: Path) -> list[float]:
     tree.search("ukl")
     app = UklApp(Session(tree_path=TREE, config=config, overlays=[OVERLAY], tree=tree))
     times: list[float] = []
+    queries.clear()
     async with app.run_test(size=(120, 40)) as pilot:
         app.goto("browser")
         await pilot.pause()
@@ -117,6 +121,7 @@ async def search_latencies(config: Path) -> list[float]:
                     screen.painted.clear()
                     await asyncio.wait_for(screen.painted.wait(), 5)
                 times.append(time.perf_counter() - start)
+                queries.append(want)
                 await pilot.pause(0.15)  # a typist's pace: about 7 keys a second
             await pilot.press("escape")
             await pilot.pause()

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tui_support import SCENES, loaded_tree, make_app, tree  # noqa: F401
+from tests.test_tui_support import (  # noqa: F401
+    SCENES,
+    TREELESS,
+    loaded_tree,
+    make_app,
+    make_treeless_app,
+    tree,
+)
 
 pytestmark = pytest.mark.realtree
 
@@ -33,5 +40,9 @@ def test_screen(
     snap_compare,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    app = make_app(tree, real_tree, ukl_overlay)
+    monkeypatch.delenv("UKL_DIR", raising=False)
+    if scene in TREELESS:
+        app = make_treeless_app()
+    else:
+        app = make_app(tree, real_tree, ukl_overlay)
     assert snap_compare(app, terminal_size=SIZES[size], run_before=SCENES[scene])

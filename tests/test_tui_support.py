@@ -198,8 +198,24 @@ async def scene_review(pilot) -> None:  # noqa: ANN001
     await pilot.pause(0.2)
 
 
+async def scene_no_tree(pilot) -> None:  # noqa: ANN001
+    await wait_for(pilot, lambda: pilot.app.current_step() == "welcome")
+    await wait_for(pilot, lambda: pilot.app.screen.ready)
+    await pilot.pause(0.2)
+
+
+#: Scenes that start without any tree (the app is made by ``make_treeless_app``).
+TREELESS = {"welcome-no-tree"}
+
+
+def make_treeless_app() -> UklApp:
+    """An app started where there is no tree: no --tree, no $UKL_DIR, cwd not a tree."""
+    return UklApp(Session(prereqs=list(FIXED_PREREQS)))
+
+
 SCENES = {
     "welcome": scene_welcome,
+    "welcome-no-tree": scene_no_tree,
     "preset": scene_preset,
     "browser": scene_browser,
     "browser-fixed": scene_browser_fixed,

@@ -415,7 +415,8 @@ class BrowserScreen(Screen[None]):
         """d: what would change in the saved .config; Enter on a line jumps to it."""
         from ukl_tui.screens.diff import DiffScreen
 
-        self.app.push_screen(DiffScreen(self.model), self._jump_result)
+        changes = self.wizard.session_changes()
+        self.app.push_screen(DiffScreen(self.model, changes), self._jump_result)
 
     def action_save(self) -> None:
         """Ctrl+S: write .config atomically, keeping the previous one as .config.old."""

@@ -101,8 +101,8 @@ class AskValue(ModalScreen[str | None]):
             yield Input(self.value, id="value-input")
             yield Static("", id="value-error", classes="error-line", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", id="ok", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("OK", id="ok", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Focus the field with the old value selected, so typing replaces it."""

@@ -30,41 +30,46 @@ def change_line(change: Change, width: int) -> Content:
     )
 
 
-#: Lines missing from the file are listed only when there are this few.
-ADDED_SHOWN = 50
-
-
 class DiffScreen(ModalScreen[str | None]):
-    """The differences; Enter jumps to the symbol, Escape closes."""
+    """The differences; Enter jumps to the symbol, Escape closes.
+
+    Listed: every symbol whose value differs from the saved .config as Kconfig reads it
+    (``changes``, the session's changes). Beneath, what else saving would add to the file
+    (``Tree.diff``): a minimal file such as a defconfig lacks thousands of lines that
+    saving writes, though none of those values changed.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, tree: Tree, **kw: object) -> None:
+    def __init__(self, tree: Tree, changes: list[Change], **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self.model = tree
-        self.changes = tree.diff()
+        self.changes = changes
+        names = {c.name for c in changes}
+        self.file_only = [c for c in tree.diff() if c.name not in names]
 
     def compose(self) -> ComposeResult:
-        """Title, summary, list: changed values first; lines the file lacks folded if many."""
-        path = self.model.config_path
-        differ = [c for c in self.changes if c.old is not None]
-        added = [c for c in self.changes if c.old is None]
-        shown = differ + (added if len(added) <= ADDED_SHOWN else [])
+        """Title, summary, list."""
+        path = display_path(self.model.config_path)
+        count = len(self.changes)
         with Vertical(id="diff-box", classes="dialog"):
-            yield Label(f"Saving would change {display_path(path)}", classes="dialog-title")
-            if not self.changes:
-                text = "Nothing: the values match the file."
+            yield Label(f"Changed since {path} was loaded or saved", classes="dialog-title")
+            if not count:
+                text = "No value differs from the file."
             else:
-                text = f"{len(differ)} value{'s' if len(differ) != 1 else ''} differ"
-                if added:
-                    text += f"; {len(added)} line{'s' if len(added) != 1 else ''} would be added"
-                    if len(added) > ADDED_SHOWN:
-                        text += " (the file is a minimal config: saving writes every value)"
-                text += ". Enter jumps to a symbol; Esc closes."
+                text = f"{count} value{'s differ' if count != 1 else ' differs'}."
+            if self.file_only:
+                extra = len(self.file_only)
+                text += (
+                    f" Saving also writes {extra} line{'s' if extra != 1 else ''} the file lacks"
+                    " (a minimal config: their values do not change)."
+                )
+            if count:
+                text += " Enter jumps to a symbol; Esc closes."
             yield Static(text, classes="muted")
-            width = min(40, max((len(c.name) for c in shown), default=10) + 2)
+            width = min(40, max((len(c.name) for c in self.changes), default=10) + 2)
             yield OptionList(
-                *(Option(change_line(c, width), id=c.name) for c in shown), id="diff-list"
+                *(Option(change_line(c, width), id=c.name) for c in self.changes), id="diff-list"
             )
 
     def on_mount(self) -> None:

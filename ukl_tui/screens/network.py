@@ -139,7 +139,7 @@ class NetworkScreen(Screen[None]):
                     yield Input(placeholder="e.g. loglevel=7", id="boot-append", compact=True)
                     yield Label("Application arguments (after --, one word each)")
                     yield Input(id="boot-init-args", compact=True)
-            yield Static("", id="net-result")
+        yield Static("", id="net-result")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -55,8 +55,8 @@ class PickTree(ModalScreen[Path | None]):
             yield Static("", id="pick-problem", classes="error-line", markup=False)
             yield DirectoryTree(str(self.start), id="pick-dirs")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Open", id="open", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Open", id="open", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Start in the field."""
@@ -122,8 +122,8 @@ class TaskDialog(ModalScreen[Path | None]):
             yield ProgressBar(total=1.0, show_eta=False, id="task-bar")
             yield Static("", id="task-status", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Start", id="start", variant="primary")
-                yield Button("Cancel", id="cancel")
+                yield Button("Start", id="start", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Start at once, or wait for the Start button."""

@@ -94,7 +94,7 @@ class PresetScreen(Screen[None]):
                 yield OptionList(id="preset-list")
             with VerticalScroll(id="preset-preview"):
                 yield Static("", id="preset-head")
-                yield Checkbox("", id="preset-base")
+                yield Checkbox("", id="preset-base", compact=True)
                 yield Static("", id="preset-changes")
                 yield Static("", id="preset-boot")
                 yield Static("", id="preset-conflicts")

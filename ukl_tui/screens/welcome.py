@@ -166,6 +166,8 @@ class WelcomeScreen(Screen[None]):
             self._offer_sources()
             return
         self.query_one("#no-tree").display = False
+        for wid in ("#tree-facts", "#load-row", "#continue"):
+            self.query_one(wid).display = True
         source = f"  (from {session.tree_source})" if session.tree_source else ""
         path_line.update(f"{display_path(session.tree_path)}{source}")
         self.query_one("#tree-facts", Static).update("")
@@ -188,12 +190,14 @@ class WelcomeScreen(Screen[None]):
 
         self.query_one("#load-bar", ProgressBar).display = False
         self.query_one("#load-status", Static).update("")
+        for wid in ("#tree-facts", "#load-row", "#continue"):
+            self.query_one(wid).display = False
         self.query_one("#no-tree").display = True
         tarballs = debian_tarballs()
         unpack = self.query_one("#unpack", Button)
         if tarballs:
             done = " (already unpacked)" if is_unpacked(tarballs[0]) else ""
-            unpack.label = f"Use {tarballs[0].name}{done}"
+            unpack.label = f"Unpack Debian's {tarballs[0].name} and use it{done}"
             unpack.display = True
         else:
             unpack.display = False
