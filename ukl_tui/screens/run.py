@@ -318,7 +318,13 @@ class RunScreen(Screen[int]):
         return self.query_one(f"#{which}", PaneLog)
 
     def _set_prompt(self, partial: str) -> None:
-        partial = partial.strip()[-22:] or "›"
+        """Show an unfinished console line beside the input when it looks like a prompt.
+
+        Kernel messages also arrive in pieces ("Probing EDD... o"): only a short tail counts.
+        """
+        partial = partial.strip()
+        if not partial or len(partial) > 16:
+            partial = "›"
         if partial != self._prompt:
             self._prompt = partial
             self.query_one("#console-prompt", Label).update(partial)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
+from textual.geometry import Size
 from textual.widgets import Log, Static
 
 from ukl_tui.runner import strip_sgr
@@ -88,6 +89,19 @@ class PaneLog(Log):
         """
         super().watch_scroll_y(old_value, new_value)
         self._follow = new_value >= self.max_scroll_y
+
+    def watch_virtual_size(self, size: Size) -> None:
+        """Keep a following view at the end when the content grows wider or taller later.
+
+        ``Log`` measures line widths in a worker after the lines were written; a horizontal
+        scrollbar that appears then takes a row, and the view would end short of the last line.
+        """
+        if self._follow:
+            self.call_after_refresh(self._stick)
+
+    def _stick(self) -> None:
+        if self._follow and self.scroll_y < self.max_scroll_y:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def note(self, *lines: str) -> None:
         """ukl-tui's own lines (a step header, its end); they count like output lines."""
