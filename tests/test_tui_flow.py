@@ -293,3 +293,31 @@ async def test_unpack_dialog_unpacks_into_the_cache(tmp_path: Path) -> None:
     assert results[0] == unpacked_dir(tarball)
     assert (results[0] / "Kconfig").is_file()
     assert is_unpacked(tarball)
+
+
+@pytest.mark.realtree
+async def test_step_bar_and_buttons_work_with_the_mouse(
+    tree, real_tree: Path, ukl_overlay: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ukl_tui.widgets.steps import StepBar
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tree, real_tree, ukl_overlay)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.current_step() == "welcome" and app.screen.ready)
+        bar = app.screen.query_one(StepBar)
+        config_step = next(w for w in bar.children if w.name == "browser")
+        await pilot.click(config_step)
+        await wait_for(pilot, lambda: app.current_step() == "browser")
+        await pilot.pause()
+        # A click on a tree line selects it, like Enter: a menu opens.
+        menu = app.screen.menu
+        first = menu.root.children[0]
+        assert not first.is_expanded
+        await pilot.click(menu, offset=(8, 0))
+        await wait_for(pilot, lambda: first.is_expanded)
+        back = next(w for w in app.screen.query_one(StepBar).children if w.name == "welcome")
+        await pilot.click(back)
+        await wait_for(pilot, lambda: app.current_step() == "welcome")
+        await pilot.click("#continue")
+        await wait_for(pilot, lambda: app.current_step() == "preset")

@@ -97,6 +97,7 @@ class BrowserScreen(Screen[None]):
         self.changed: frozenset[str] = frozenset()
         self.conflicts: list[Any] = []
         self.last_message = ""
+        self._marks_pending = False
 
     @property
     def wizard(self) -> UklApp:
@@ -141,15 +142,31 @@ class BrowserScreen(Screen[None]):
         line.set_class(error, "-error")
 
     def after_change(self, initial: bool = False) -> None:
-        """Refresh everything that depends on values (see module docstring)."""
-        self.changed = frozenset(c.name for c in self.wizard.session_changes())
+        """Refresh everything that depends on values (see module docstring).
+
+        The change marks need a diff of two whole .config texts (tens of milliseconds on a
+        real tree), so they follow one frame later: the value itself is redrawn at once.
+        """
         menu = self.menu
-        menu.changed = self.changed
-        if not initial:
+        if initial:
+            self._update_marks()
+        else:
             menu.sync()
+            if not self._marks_pending:
+                self._marks_pending = True
+                self.call_after_refresh(self._update_marks)
         self.update_info()
         self.conflicts = self.wizard.session.conflicts()
         self.query_one(ConflictList).show(self.conflicts)
+        self.update_status()
+
+    def _update_marks(self) -> None:
+        self._marks_pending = False
+        self.changed = frozenset(c.name for c in self.wizard.session_changes())
+        menu = self.menu
+        if menu.changed != self.changed:
+            menu.changed = self.changed
+            menu.refresh_labels()
         self.update_status()
 
     def update_status(self) -> None:
