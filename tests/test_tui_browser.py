@@ -249,3 +249,21 @@ async def test_conflicts_panel_is_live_and_fixes(tree, real_tree: Path, ukl_over
         await pilot.press("ctrl+z")  # one undo step, edits included
         assert {"kaslr", "pti"} <= {c.id for c in screen.conflicts}
         assert "UNIKERNEL_LINUX" not in screen.wizard.session.edits
+
+
+async def test_a_fix_that_would_not_work_is_not_offered(
+    tree, real_tree: Path, ukl_overlay: Path
+) -> None:
+    # PERF_EVENTS is forced on by X86 (a select): no single assignment turns it off, so the
+    # panel must not offer one, and f must say so instead of changing anything.
+    app = make_app(tree, real_tree, ukl_overlay)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await open_browser(pilot)
+        await jump(pilot, screen, "PERF_EVENTS")
+        assert tree.value("PERF_EVENTS") == "y"
+        info = screen.query_one("#info").plain
+        assert "forced on by" in info and "press f" not in info
+        before = tree.snapshot()
+        await pilot.press("f")
+        assert "No one-key fix" in screen.last_message
+        assert tree.snapshot() == before

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, Tree
 
 from ukl_tui.errors import UserError
-from ukl_tui.kconfig import SetResult
+from ukl_tui.kconfig import Explanation, SetResult
 from ukl_tui.screens.dialogs import AskValue
 from ukl_tui.screens.search import SearchScreen
 from ukl_tui.widgets import menu_model as mm
@@ -194,7 +194,8 @@ class BrowserScreen(Screen[None]):
             return
         item = node.item
         if isinstance(item, Symbol) and self.model.has(item.name):
-            info.show_explanation(self.model.why(item.name), self.model.srctree)
+            exp = self.model.why(item.name)
+            info.show_explanation(exp, self.model.srctree, self.one_key_fix(exp))
         else:
             info.show_node(node, self.model.srctree)
 
@@ -235,10 +236,30 @@ class BrowserScreen(Screen[None]):
             return node.item
         return None
 
+    def one_key_fix(self, exp: Explanation) -> dict[str, str]:
+        """The explanation's fix, offered only when trying it gives the wanted value.
+
+        The fix is the model's (``Explanation.fixes``); it is applied and rolled back
+        (``snapshot``/``restore``) so the panel never offers a key that would not work.
+        """
+        fixes = fix_assignments(exp)
+        if not fixes or exp.want is None:
+            return {}
+        tree = self.model
+        snap = tree.snapshot()
+        try:
+            results = tree.set_many(fixes)
+            works = all(r.took for r in results)
+        except UserError:
+            works = False
+        finally:
+            tree.restore(snap)
+        return fixes if works else {}
+
     def _explain_refusal(self, sym: Symbol, want: str) -> None:
         """Say why ``sym`` cannot take ``want`` and what the fix would be."""
         exp = self.model.why(sym.name, want)
-        fixes = fix_assignments(exp)
+        fixes = self.one_key_fix(exp)
         hint = (
             f"  Press f to set {' '.join(f'{k}={v}' for k, v in fixes.items())}." if fixes else ""
         )
@@ -336,9 +357,10 @@ class BrowserScreen(Screen[None]):
             self.say("Put the cursor on a symbol to fix it.")
             return
         exp = self.model.why(sym.name)
-        fixes = fix_assignments(exp)
+        fixes = self.one_key_fix(exp)
         if not fixes:
-            self.say(f"Nothing to fix for {sym.name}: {exp.summary}")
+            reason = "no single assignment lifts what blocks it" if exp.blockers else ""
+            self.say(f"No one-key fix for {sym.name}: {reason or exp.summary}")
             return
         self.change(fixes, "fix " + sym.name)
 

@@ -55,8 +55,12 @@ def fix_assignments(exp: Explanation) -> dict[str, str]:
     return fixes
 
 
-def explanation_lines(exp: Explanation, srctree: Path | None) -> list[Content]:
-    """Lay an explanation out as the panel shows it."""
+def explanation_lines(
+    exp: Explanation, srctree: Path | None, fixes: dict[str, str] | None = None
+) -> list[Content]:
+    """Lay an explanation out as the panel shows it; ``fixes`` is the checked one-key fix
+    (None: the model's, unchecked).
+    """
     out: list[Content] = []
     title: list[Part] = [(exp.name, "bold"), (f"  {exp.type} = ", "dim")]
     title.append((exp.value if exp.value else '""', "bold $accent"))
@@ -76,7 +80,8 @@ def explanation_lines(exp: Explanation, srctree: Path | None) -> list[Content]:
     if exp.blockers:
         out += [Content(""), _line((f"Why it cannot be {exp.want}", "bold"))]
         out += [_line(("  • " + t.describe(), "$error")) for t in exp.blockers]
-    fixes = fix_assignments(exp)
+    if fixes is None:
+        fixes = fix_assignments(exp)
     if fixes:
         out += [
             Content(""),
@@ -170,9 +175,11 @@ class SymbolInfo(VerticalScroll):
         self.query_one("#info-body", Static).update(content)
         self.scroll_home(animate=False)
 
-    def show_explanation(self, exp: Explanation, srctree: Path | None) -> None:
-        """Show the explanation of a symbol."""
-        self._show(explanation_lines(exp, srctree))
+    def show_explanation(
+        self, exp: Explanation, srctree: Path | None, fixes: dict[str, str] | None = None
+    ) -> None:
+        """Show the explanation of a symbol (with the checked one-key fix, if any)."""
+        self._show(explanation_lines(exp, srctree, fixes))
 
     def show_node(self, node: MenuNode, srctree: Path | None) -> None:
         """Show a menu, comment or choice."""
