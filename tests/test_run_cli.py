@@ -191,3 +191,38 @@ def test_ctrl_c_kills_the_whole_group(tmp_path):
     assert "FAILED: interrupted by SIGINT during step wait" in out
     assert "==> [2/2]" not in out
     assert not alive(sleeper)
+
+
+def test_stay_forwards_stdin_lines_to_the_guest(tmp_path):
+    """--stay keeps the booted guest running; lines read from stdin go to its console."""
+    guest = (
+        "import sys\n"
+        "print('UKL BOOTED', flush=True)\n"
+        "line = sys.stdin.readline().strip()\n"
+        "print(f'guest got {line!r}', flush=True)\n"
+    )
+    steps = write_steps(
+        tmp_path / "steps.json",
+        [
+            step_dict(
+                "boot",
+                [PY, "-c", guest],
+                tmp_path,
+                kind="boot",
+                interactive=True,
+                success_markers=["UKL BOOTED"],
+            )
+        ],
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ukl_tui.cli", "run", "--steps", str(steps), "--no-tui", "--stay"],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        input="hello guest\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "guest got 'hello guest'" in result.stdout
+    assert "ukl-tui: OK: the boot reached UKL BOOTED" in result.stdout

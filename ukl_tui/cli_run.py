@@ -839,12 +839,22 @@ async def _headless(job: RunJob, log_dir: Path, args: argparse.Namespace) -> int
 
 
 def _forward_stdin(loop: asyncio.AbstractEventLoop, session: RunSession) -> int | None:
-    """``--stay``: each line read from stdin goes to the guest console."""
+    """``--stay``: each line read from stdin goes to the guest console.
+
+    Lines read before the guest is up (piped input arrives at once) wait for it.
+    """
     try:
         fd = sys.stdin.fileno()
     except (OSError, ValueError):
         return None
     buffer = bytearray()
+    waiting: list[str] = []
+
+    def deliver() -> None:
+        while waiting and session.send_input(waiting[0]):
+            waiting.pop(0)
+        if waiting and session.state.running:
+            loop.call_later(0.2, deliver)
 
     def readable() -> None:
         try:
@@ -855,10 +865,13 @@ def _forward_stdin(loop: asyncio.AbstractEventLoop, session: RunSession) -> int 
             loop.remove_reader(fd)
             return
         buffer.extend(data)
+        had = bool(waiting)
         while b"\n" in buffer:
             line, _, rest = bytes(buffer).partition(b"\n")
             buffer[:] = rest
-            session.send_input(line.decode("utf-8", "replace"))
+            waiting.append(line.decode("utf-8", "replace"))
+        if not had:
+            deliver()
 
     loop.add_reader(fd, readable)
     return fd
