@@ -321,3 +321,36 @@ async def test_step_bar_and_buttons_work_with_the_mouse(
         await wait_for(pilot, lambda: app.current_step() == "welcome")
         await pilot.click("#continue")
         await wait_for(pilot, lambda: app.current_step() == "preset")
+
+
+@pytest.mark.realtree
+async def test_preset_asks_before_overriding_a_hand_edit(
+    tree, real_tree: Path, ukl_overlay: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ukl_tui.screens.dialogs import Choose
+
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tree, real_tree, ukl_overlay)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.current_step() == "welcome")
+        app.goto("browser")
+        await wait_for(pilot, lambda: app.current_step() == "browser")
+        await pilot.pause()
+        browser = app.screen
+        browser.change({"RANDOMIZE_BASE": "n", "PAGE_TABLE_ISOLATION": "n"}, "prereqs")
+        browser.change({"UNIKERNEL_LINUX": "y", "UKL_NAME": "/other"}, "by hand")
+        assert app.session.edits["UKL_NAME"] == "/other"
+        app.goto("preset")
+        await wait_for(pilot, lambda: app.current_step() == "preset")
+        await pilot.pause(0.3)
+        preset = app.screen
+        assert [c.symbol for c in preset.report.clashes] == ["UKL_NAME"]
+        await pilot.press("enter")
+        assert isinstance(app.screen, Choose)
+        await pilot.press("k")  # keep mine
+        await wait_for(pilot, lambda: app.current_step() == "browser")
+        assert tree.value("UKL_NAME") == "/other"
+        assert tree.value("UKL_TLS") == "y"  # the rest of the preset applied
+        await pilot.press("ctrl+z")  # the preset is one undo step
+        assert tree.value("UKL_TLS") == "n"
+        assert tree.value("UKL_NAME") == "/other"
