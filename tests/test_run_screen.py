@@ -349,3 +349,23 @@ def test_screen_accepts_steps_or_job(tmp_path):
     assert RunScreen(steps, autostart=False).job.steps == tuple(steps)
     job = RunJob(steps=tuple(steps))
     assert RunScreen(job, autostart=False).job is job
+
+
+@pytest.mark.realtree
+def test_the_wizard_hand_off_takes_a_checked_plan(real_tree, ukl_overlay, tmp_path):
+    """What the wizard's Review screen passes: ``RunScreen(plan.build())``."""
+    from ukl_tui.plan import Plan
+
+    plan = Plan(
+        tree=real_tree,
+        overlays=(ukl_overlay,),
+        presets=("qemu-smoke",),
+        build_dir=tmp_path / "build",
+        initrd="minimal",
+    )
+    built = plan.build()
+    job = RunScreen(built, autostart=False).job
+    assert job.steps == tuple(built.steps)
+    assert job.boot_step is not None and job.boot_step.kind == "boot"
+    assert job.artifacts["kernel"] == str(built.kernel)
+    assert job.probe_host == str(built.boot.network.forward_bind)

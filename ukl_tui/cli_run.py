@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -584,6 +585,7 @@ class StreamPrinter:
         self.color = color
         self._partial = ""
         self._tenth: dict[str, int] = {}
+        self._boot_id = job.boot_step.id if job.boot_step else None
 
     def _mark(self, text: str, sgr: str) -> str:
         return f"\x1b[{sgr}m{text}\x1b[0m" if self.color else text
@@ -617,11 +619,11 @@ class StreamPrinter:
                 out.write("\n")
                 if event.hint:
                     out.write(self._mark(f"!!!   hint: {event.hint}", "31") + "\n")
-            elif event.severity == "warning" and self.job.step(event.step_id) is not None:
-                if self.job.step(event.step_id).kind == "boot":  # type: ignore[union-attr]
-                    out.write(self._mark(f"!!! warning: {event.text}", "33") + "\n")
-                    if event.hint:
-                        out.write(self._mark(f"!!!   hint: {event.hint}", "33") + "\n")
+            elif event.severity == "warning" and event.step_id == self._boot_id:
+                # Build warnings are in the output already; a silent boot is news.
+                out.write(self._mark(f"!!! warning: {event.text}", "33") + "\n")
+                if event.hint:
+                    out.write(self._mark(f"!!!   hint: {event.hint}", "33") + "\n")
         elif isinstance(event, Progress):
             if event.total:
                 tenth = min(10, event.done * 10 // event.total)
@@ -792,7 +794,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             probe_timeout=args.probe_timeout,
         )
     if not args.no_tui and not args.json:
-        sys.stderr.write("ukl-tui: stdout is not a terminal: streaming instead of the Run screen\n")
+        sys.stderr.write("ukl-tui: not on a terminal: streaming instead of the Run screen\n")
     return asyncio.run(_headless(job, log_dir, args))
 
 
@@ -816,7 +818,6 @@ async def _headless(job: RunJob, log_dir: Path, args: argparse.Namespace) -> int
         out.write(f"ukl-tui: running {len(job.steps)} steps of {job.title}; logs in {log_dir}\n")
         out.flush()
     loop = asyncio.get_running_loop()
-    import signal
 
     def interrupted(signum: int) -> None:
         session.stop(f"interrupted by {signal.Signals(signum).name}")
