@@ -156,6 +156,18 @@ def main() -> None:
             f"max {max(ms):.1f} ms, p90 {statistics.quantiles(ms, n=10)[-1]:.1f} ms "
             f"over {len(ms)} keys"
         )
+        from ukl_tui.kconfig import load_tree
+
+        tree = load_tree(TREE, config=config, overlays=[OVERLAY])
+        slow = sorted(zip(ms, queries, strict=True), reverse=True)[:5]
+        parts = []
+        for total, query in slow:
+            start = time.perf_counter()
+            tree.search(query, limit=60)
+            core = (time.perf_counter() - start) * 1000
+            parts.append(f"{query!r} {total:.0f} ms (model search {core:.0f} ms)")
+        print("slowest keystrokes:         " + ", ".join(parts))
+        print(f"load average (1 min):       {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
