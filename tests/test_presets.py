@@ -434,6 +434,18 @@ def test_wheel_ships_every_preset_file(wheel) -> None:
     assert "ukl_tui/presets.py" in names
 
 
+def test_wheel_ships_every_module_and_the_stylesheet(wheel) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package_root = SOURCE_DIR.parent / "ukl_tui"
+    sources = {
+        "ukl_tui/" + str(p.relative_to(package_root))
+        for p in package_root.rglob("*")
+        if p.suffix in (".py", ".tcss") and "__pycache__" not in p.parts
+    }
+    assert sources - names == set()
+    assert "ukl_tui/kconfig/model.py" in names
+
+
 @pytest.mark.slow
 def test_installed_wheel_lists_the_shipped_presets(wheel, tmp_path) -> None:
     target = tmp_path / "site"
