@@ -122,6 +122,30 @@ def test_selected_symbol_cannot_be_turned_off(tree) -> None:
     assert "SELECTOR" in res.blockers[0].expr
     exp = tree.why("HELPER")
     assert [r.symbol for r in exp.selected_by] == ["SELECTOR"] and exp.selected_by[0].active
+    # the fix for a select is turning the selector off, not on
+    assert res.blockers[0].fix == (("SELECTOR", "n"),)
+    assert tree.why("HELPER", "n").fixes() == {"SELECTOR": "n"}
+
+
+def test_reset_to_defconfig_without_one_is_a_clear_error(tmp_path, mini_tree) -> None:
+    import shutil
+
+    copy = tmp_path / "tree"
+    shutil.copytree(mini_tree, copy)
+    (copy / "arch/x86/configs/x86_64_defconfig").unlink()
+    tree = load_tree(copy, use_cache=False)
+    with pytest.raises(UserError, match="no arch/x86/configs/x86_64_defconfig"):
+        tree.reset("defconfig")
+
+
+def test_diff_is_recomputed_after_each_save(mini_tree, tmp_path) -> None:
+    t = _load(mini_tree, tmp_path, "CONFIG_INET=y\n")
+    t.set("INET", "n")
+    assert any(c.name == "INET" for c in t.diff())
+    t.write_config()
+    assert t.diff() == []
+    t.set("INET", "y")
+    assert {c.name: (c.old, c.new) for c in t.diff()}["INET"] == ("n", "y")
 
 
 def test_search_ranks_name_over_prompt_over_help(tree) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import gc
+import heapq
 import os
 import re
 import tempfile
@@ -209,6 +210,7 @@ class Tree:
         self.cache_hit = False
         self.load_seconds = 0.0
         self._saved_text = ""
+        self._saved_values: dict[str, str] | None = None
         self._index: _SearchIndex | None = None
         self._transitional_defaults: dict[str, tuple] = {}
 
@@ -451,6 +453,10 @@ class Tree:
             kconf.unset_values()
         elif base == "defconfig":
             defconfig = self.srctree / "arch" / "x86" / "configs" / "x86_64_defconfig"
+            if not defconfig.is_file():
+                raise UserError(
+                    f"{self.srctree}: no arch/x86/configs/x86_64_defconfig to start from"
+                )
             kconf.load_config(str(defconfig), replace=True)
         elif base in ("tinyconfig", "allnoconfig"):
             self._allnoconfig(
@@ -521,12 +527,17 @@ class Tree:
     def mark_saved(self, text: str | None = None) -> None:
         """Remember what is on disk now, for ``diff`` and "unsaved changes"."""
         self._saved_text = self.config_text() if text is None else text
+        self._saved_values = None  # parsed on the first diff, then reused
 
     def diff(self, against: str | None = None) -> list[Change]:
         """Differences between the saved file (or ``against`` text) and the current values."""
-        old = parse_text(self._saved_text if against is None else against, Path("saved"))
-        new = parse_text(self.config_text(), Path("current"))
-        old_v, new_v = old.values(), new.values()
+        if against is None:
+            if self._saved_values is None:
+                self._saved_values = parse_text(self._saved_text, Path("saved")).values()
+            old_v = self._saved_values
+        else:
+            old_v = parse_text(against, Path("saved")).values()
+        new_v = parse_text(self.config_text(), Path("current")).values()
         changes = [
             Change(name, old_v.get(name), new_v.get(name))
             for name in dict.fromkeys([*new_v, *old_v])
@@ -570,7 +581,7 @@ class Tree:
             else:
                 score, where = 4, "help"
             hits.append((score, sym.name, sym, where))
-        hits.sort(key=lambda h: (h[0], h[1]))
+        best = heapq.nsmallest(limit, hits, key=lambda h: (h[0], h[1]))
         return [
             SearchHit(
                 sym.name,
@@ -579,7 +590,7 @@ class Tree:
                 score,
                 sym.str_value,
             )
-            for score, _, sym, where in hits[:limit]
+            for score, _, sym, where in best
         ]
 
     def why(self, name: str, want: str | None = None) -> Explanation:

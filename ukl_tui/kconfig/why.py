@@ -263,8 +263,24 @@ def _blockers(sym: Symbol, want: str) -> list[Term]:
             terms.append(_term(sym.kconfig.modules))
         return terms
     if level < current:
-        return [_term(part) for part in split_expr(sym.rev_dep, OR) if expr_value(part) > level]
+        return [
+            _select_term(part) for part in split_expr(sym.rev_dep, OR) if expr_value(part) > level
+        ]
     return []
+
+
+def _select_term(part: object) -> Term:
+    """A ``select`` that forces a value: the fix is turning the selecting symbol off.
+
+    ``_term`` would suggest making the term true, which is backwards here; and a selector
+    without a prompt (e.g. X86) cannot be turned off at all, so it gets no fix.
+    """
+    term = _term(part)
+    selector = split_expr(part, AND)[0]
+    fix: tuple[tuple[str, str], ...] = ()
+    if isinstance(selector, Symbol) and not selector.is_constant and 0 in selector.assignable:
+        fix = ((selector.name, "n"),)
+    return Term(term.expr, term.value, term.symbols, fix)
 
 
 def _invisible_terms(sym: Symbol, level: int = 1) -> list[Term]:
