@@ -429,6 +429,7 @@ class RunState:
         return Verdict(False, headline, tuple(details))
 
     def booted_line(self, step_id: str) -> str:
+        """Which success markers a boot printed, and when the last one came."""
         reached = self.reached(step_id)
         markers = self.views[step_id].step.success_markers
         hits = [m for m in reached if m.key in markers]
