@@ -40,6 +40,13 @@ def qemu_of(tmp_path) -> list[int]:
     return pids_with_cmdline(str(tmp_path / "test-initramfs.cpio.gz"))
 
 
+async def qemu_started(pilot, tmp_path) -> list[int]:
+    """Wait until the Run screen's boot step has QEMU running; its pids."""
+    screen = pilot.app.run_screen
+    await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
+    return qemu_of(tmp_path)
+
+
 def test_headless_boot_exits_0_at_ukl_booted(bzimage, tmp_path):  # noqa: F811
     steps = write_steps(tmp_path / "steps.json", [boot_step_dict(bzimage, tmp_path)])
     result = run_cli(
@@ -106,9 +113,7 @@ async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F81
 async def test_quitting_the_app_kills_qemu(bzimage, tmp_path):  # noqa: F811
     app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.run_screen
-        await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
-        qemu = qemu_of(tmp_path)
+        qemu = await qemu_started(pilot, tmp_path)
         await pilot.press("ctrl+q")
     assert qemu and not any(alive(pid) for pid in qemu)
     assert qemu_of(tmp_path) == []
@@ -122,9 +127,7 @@ async def test_an_exception_in_the_app_kills_qemu(bzimage, tmp_path):  # noqa: F
 
     with pytest.raises(RuntimeError, match="a bug in the display"):
         async with app.run_test(size=(120, 40)) as pilot:
-            screen = app.run_screen
-            await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
-            qemu = qemu_of(tmp_path)
+            qemu = await qemu_started(pilot, tmp_path)
             app.call_later(broken)
             await pilot.pause(1.0)
     assert qemu and not any(alive(pid) for pid in qemu)
@@ -134,9 +137,7 @@ async def test_an_exception_in_the_app_kills_qemu(bzimage, tmp_path):  # noqa: F
 async def test_sigterm_stops_the_run_and_exits(bzimage, tmp_path):  # noqa: F811
     app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.run_screen
-        await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
-        qemu = qemu_of(tmp_path)
+        qemu = await qemu_started(pilot, tmp_path)
         os.kill(os.getpid(), signal.SIGTERM)  # caught by the Run screen's handler
         for _ in range(200):
             if not app.is_running:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.boot_fixtures import alive
 from ukl_tui.boot import BootSpec
 from ukl_tui.host import KvmStatus
 
@@ -97,11 +98,9 @@ def pids_with_cmdline(needle: str) -> list[int]:
             continue
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
         except OSError:
             continue
-        state = stat[stat.rfind(b")") + 2 :].split()[0]
-        if state != b"Z" and needle.encode() in cmdline:
+        if needle.encode() in cmdline and alive(int(entry)):
             found.append(int(entry))
     return found
 

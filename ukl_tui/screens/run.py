@@ -165,7 +165,6 @@ class RunScreen(Screen[int]):
         self.runner_options = dict(runner_options or {})
         self.session: RunSession | None = None
         self.state = RunState(self.job)
-        self.shown = "build"
         self._step_t0: float | None = None
         self._problems: list[Problem] = []
         self._jump: list[Problem] = []
@@ -560,7 +559,6 @@ class RunScreen(Screen[int]):
         """Show the build or the QEMU pane (matters when they are tabs)."""
         if which not in ("build", "qemu"):
             return
-        self.shown = which
         self.query_one("#build-pane").set_class(which == "build", "-shown")
         self.query_one("#qemu-pane").set_class(which == "qemu", "-shown")
         tabs = self.query_one("#run-tabs", Tabs)

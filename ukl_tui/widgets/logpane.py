@@ -135,13 +135,6 @@ class PaneLog(Log):
         self.scroll_to(y=max(0, y - context), animate=False, immediate=True)
         return True
 
-    def reset(self) -> None:
-        """Forget everything (a new run in the same pane)."""
-        self.clear()
-        self.written = 0
-        self._step_start.clear()
-        self._follow = True
-
 
 Chip = tuple[str, str]  # (text, rich style)
 
