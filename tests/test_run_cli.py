@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.boot_fixtures import alive
 from tests.test_run_support import cli_env, make_project, run_cli, step_dict, write_steps
 
@@ -226,3 +228,26 @@ def test_stay_forwards_stdin_lines_to_the_guest(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "guest got 'hello guest'" in result.stdout
     assert "ukl-tui: OK: the boot reached UKL BOOTED" in result.stdout
+
+
+@pytest.mark.realtree
+def test_a_plan_with_error_conflicts_does_not_run(real_tree, ukl_overlay, tmp_path):
+    """Like the Review screen, run refuses a plan the conflict rules mark as an error."""
+    from ukl_tui.plan import Plan
+
+    plan = Plan(
+        tree=real_tree,
+        overlays=(ukl_overlay,),
+        presets=("qemu-smoke", "ukl-base"),
+        base="tinyconfig",
+        edits={"RANDOMIZE_BASE": "y"},  # KASLR turns UNIKERNEL_LINUX off silently
+        build_dir=tmp_path / "build",
+        initrd="minimal",
+    )
+    plan_file = plan.save(tmp_path / "ukl-tui.toml")
+    result = run_cli(["run", "--plan", str(plan_file), "--no-tui"], tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "RANDOMIZE_BASE" in result.stderr and "fix:" in result.stderr
+    assert "not running: the plan has conflicts marked error" in result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "build").exists()

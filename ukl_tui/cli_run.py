@@ -72,6 +72,8 @@ class RunJob:
     probe_host: str = "127.0.0.1"
     warnings: tuple[str, ...] = ()
     artifacts: Mapping[str, str] = field(default_factory=dict)
+    #: What the conflict rules found in the plan (``rules.Conflict``; errors block a run).
+    conflicts: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse a job that cannot run, before any process starts."""
@@ -110,6 +112,7 @@ class RunJob:
             probe_host=str(built.boot.network.forward_bind),
             warnings=tuple(built.warnings),
             artifacts=artifacts,
+            conflicts=tuple(built.conflicts),
         )
 
     @classmethod
@@ -725,6 +728,11 @@ def register(sub: Any) -> None:
         help="this run's log directory (default: a new one under ~/.cache/ukl-tui/runs)",
     )
     p.add_argument(
+        "--ignore-conflicts",
+        action="store_true",
+        help="run even when the conflict rules find errors in the plan",
+    )
+    p.add_argument(
         "--stay",
         action="store_true",
         help="with --no-tui: keep QEMU running after the boot succeeded (stdin lines go to the "
@@ -781,9 +789,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.stay and not headless:
         raise UserError("--stay applies to --no-tui (the Run screen always keeps QEMU running)")
     job = load_job(args)
-    log_dir = run_log_dir(args.log_dir)
     for warning in job.warnings:
         sys.stderr.write(f"ukl-tui: warning: {warning}\n")
+    for conflict in job.conflicts:
+        for line in conflict.lines():
+            sys.stderr.write(f"ukl-tui: {line}\n")
+    if any(c.severity == "error" for c in job.conflicts) and not args.ignore_conflicts:
+        sys.stderr.write(
+            "ukl-tui: not running: the plan has conflicts marked error (above, with their "
+            "fixes); fix them or pass --ignore-conflicts\n"
+        )
+        return 1
+    log_dir = run_log_dir(args.log_dir)
     if not headless:
         from ukl_tui.screens.run import run_app
 
