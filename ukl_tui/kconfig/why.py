@@ -119,30 +119,27 @@ class Explanation:
             fixes = self.fixes()
             if fixes:
                 out.append("  fix: " + " ".join(f"{k}={v}" for k, v in fixes.items()))
-        if self.selected_by:
-            out.append("  selected by:")
-            out.extend(
-                f"    {'on ' if r.active else 'off'} {r.symbol}"
-                + (f" if {r.condition}" if r.condition != "y" else "")
-                for r in self.selected_by
-            )
-        if self.implied_by:
-            out.append("  implied by:")
-            out.extend(
-                f"    {'on ' if r.active else 'off'} {r.symbol}"
-                + (f" if {r.condition}" if r.condition != "y" else "")
-                for r in self.implied_by
-            )
+        for title, reverses in (("selected by", self.selected_by), ("implied by", self.implied_by)):
+            if reverses:
+                out.append(f"  {title}:")
+                out.extend(
+                    f"    {'on ' if r.active else 'off'} {r.symbol}" + _if(r.condition)
+                    for r in reverses
+                )
         if self.defaults:
             out.append("  defaults:")
             out.extend(
-                f"    {'->' if d.active else '  '} {d.value}"
-                + (f" if {d.condition}" if d.condition != "y" else "")
+                f"    {'->' if d.active else '  '} {d.value}" + _if(d.condition)
                 for d in self.defaults
             )
         if self.ranges:
             out.append(f"  range:       {'; '.join(self.ranges)}")
         return out
+
+
+def _if(condition: str) -> str:
+    """`` if COND`` for a condition that is not always true."""
+    return f" if {condition}" if condition != "y" else ""
 
 
 def _tri(value: int) -> str:
