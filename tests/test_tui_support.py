@@ -7,6 +7,7 @@ parsed once per session and each test gets it back at the values of a fresh load
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -238,10 +239,14 @@ def mask_review(screen) -> None:  # noqa: ANN001
     from ukl_tui.paths import cache_dir
 
     def mask(text: str) -> str:
+        # The interpreter first: in CI it lives inside the clone (.venv/bin/python), so the
+        # clone's path must not be replaced before it.
+        text = text.replace(sys.executable, "python3")
         text = text.replace(str(cache_dir()), "~/.cache/ukl-tui")
         text = text.replace(str(Path(__file__).resolve().parent.parent), "~/ukl-tui")
         text = text.replace(str(Path.cwd()), "~")
-        return text.replace(sys.executable, "python3")
+        # the overlay wrapper's directory is a hash of the overlay's absolute path
+        return re.sub(r"/overlays/[0-9a-f]{24}/", "/overlays/0123456789abcdef01234567/", text)
 
     area = screen.query_one("#review-commands", TextArea)
     area.text = mask(area.text)
