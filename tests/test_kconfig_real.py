@@ -105,3 +105,32 @@ def test_search_finds_kaslr_by_prompt(real_tree) -> None:
     hits = tree.search("kaslr")
     assert "RANDOMIZE_BASE" in [h.name for h in hits[:5]]
     assert tree.search("PAGE_TABLE_ISOLATION")[0].name == "PAGE_TABLE_ISOLATION"
+
+
+@pytest.mark.parametrize("query", ["in", "se", "e1", "x8", "page table", "kasl", "tcp ip"])
+def test_search_ranks_like_a_brute_force_scan(real_tree, query) -> None:
+    tree = load_tree(real_tree, config=None)
+    words = query.split()
+    first = words[0]
+    expected = []
+    for sym in tree.kconf.unique_defined_syms:
+        name = sym.name.lower()
+        prompt = " / ".join(n.prompt[0] for n in sym.nodes if n.prompt).lower()
+        helptext = " ".join(n.help for n in sym.nodes if n.help).lower()
+        if not all(w in f"{name}\0{prompt}\0{helptext}" for w in words):
+            continue
+        score = (
+            0
+            if name == first
+            else 1
+            if name.startswith(first)
+            else 2
+            if first in name
+            else 3
+            if first in prompt
+            else 4
+        )
+        expected.append((score, sym.name))
+    expected.sort()
+    got = [(h.score, h.name) for h in tree.search(query, limit=60)]
+    assert got == expected[:60]

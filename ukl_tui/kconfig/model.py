@@ -567,8 +567,13 @@ class Tree:
             return []
         index = self._search_index()
         first = words[0]
+        matches = index.matching(words)
+        # Name matches (scores 0-2) always outrank prompt and help matches (3-4): when there
+        # are enough of them, the others need not be scored at all.
+        names = index.names
+        name_hits = [i for i in matches if first in names[i]]
         hits: list[tuple[int, str, Symbol, str]] = []
-        for i in index.matching(words):
+        for i in name_hits if len(name_hits) >= limit else matches:
             sym, name, prompt = index.entries[i]
             if name == first:
                 score, where = 0, "name"
@@ -614,6 +619,8 @@ class _SearchIndex:
 
     def __init__(self, symbols: Iterable[Symbol]) -> None:
         self.entries: list[tuple[Symbol, str, str]] = []
+        self.names: list[str] = []
+        self.texts: list[str] = []
         parts: list[str] = []
         self.offsets: list[int] = []
         pos = 0
@@ -623,6 +630,8 @@ class _SearchIndex:
             name = sym.name.lower()
             text = f"{name}\x00{prompt}\x00{helptext}\x01"
             self.entries.append((sym, name, prompt))
+            self.names.append(name)
+            self.texts.append(text)
             self.offsets.append(pos)
             parts.append(text)
             pos += len(text)
@@ -630,6 +639,10 @@ class _SearchIndex:
         self.haystack = "".join(parts)
 
     def _entries_with(self, word: str) -> set[int]:
+        if len(word) <= 2:
+            # A very short word is in most entries: testing each one beats jumping
+            # from match to match.
+            return {i for i, text in enumerate(self.texts) if word in text}
         found: set[int] = set()
         hay, offsets = self.haystack, self.offsets
         pos = hay.find(word)
