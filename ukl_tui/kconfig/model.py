@@ -200,9 +200,6 @@ class Tree:
         self.srctree = srctree
         self.top = top
         self.overlays = overlays
-        self.version = (
-            kconf.syms["KERNELVERSION"].str_value if "KERNELVERSION" in kconf.syms else ""
-        )
         self.config_path: Path | None = None
         self.loaded_from: Path | None = None
         self.dotconfig: DotConfig | None = None
@@ -215,11 +212,6 @@ class Tree:
         self._transitional_defaults: dict[str, tuple] = {}
 
     # ----- lookup -------------------------------------------------------------------
-
-    @property
-    def kernel_version(self) -> str:
-        """KERNELVERSION as the Makefile gives it (e.g. 6.1.192)."""
-        return kconfig_env(self.srctree)["KERNELVERSION"]
 
     @property
     def mainmenu(self) -> str:
