@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.trees import renamed_pti_tree
 from ukl_tui.cli import main
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig import load_tree
@@ -322,14 +323,7 @@ def test_base_resets_first_and_keeps_hand_edits(user_presets, mini_tree, ukl_ove
 @pytest.fixture
 def renamed_tree(mini_tree: Path, tmp_path: Path) -> tuple[Path, Path]:
     """The small tree as Linux 6.9+ spells PTI, with a UKL stand-in that uses the new name."""
-    root = tmp_path / "tree69"
-    shutil.copytree(mini_tree, root)
-    arch = root / "arch/x86/Kconfig"
-    arch.write_text(
-        arch.read_text().replace(
-            "config PAGE_TABLE_ISOLATION", "config MITIGATION_PAGE_TABLE_ISOLATION"
-        )
-    )
+    root = renamed_pti_tree(mini_tree, tmp_path / "tree69")
     overlay = tmp_path / "Kconfig.ukl69"
     overlay.write_text(
         'config UNIKERNEL_LINUX\n\tbool "Unikernel Linux"\n\tdepends on X86_64 && '

@@ -6,11 +6,11 @@ from __future__ import annotations
 import gzip
 import json
 import lzma
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.support.trees import renamed_pti_tree
 from ukl_tui.apps import ConfigureOptions
 from ukl_tui.boot import NetworkSpec
 from ukl_tui.cli import main
@@ -261,14 +261,7 @@ def test_ukl_name_must_be_the_trigger(mini_tree, ukl_overlay) -> None:
 
 
 def test_unknown_old_and_renamed_symbols_in_a_config(mini_tree, tmp_path) -> None:
-    root = tmp_path / "tree69"
-    shutil.copytree(mini_tree, root)
-    arch = root / "arch/x86/Kconfig"
-    arch.write_text(
-        arch.read_text().replace(
-            "config PAGE_TABLE_ISOLATION", "config MITIGATION_PAGE_TABLE_ISOLATION"
-        )
-    )
+    root = renamed_pti_tree(mini_tree, tmp_path / "tree69")
     config = tmp_path / "old.config"
     config.write_text(
         "CONFIG_INET=y\n# CONFIG_PAGE_TABLE_ISOLATION is not set\nCONFIG_UKL_SAME_STACK=y\n"
