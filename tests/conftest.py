@@ -65,3 +65,19 @@ def oracle(real_tree: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: 
     from tests.support.oracle import COracle
 
     return COracle(real_tree, tmp_path_factory.mktemp("oracle-build"))
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A realistic ukl repository with its submodules, to clone from (one per test module)."""
+    from tests.support.gitrepos import make_ukl_upstream
+
+    return make_ukl_upstream(tmp_path_factory.mktemp("upstream"))
+
+
+@pytest.fixture
+def checkout(upstream, tmp_path: Path) -> Path:  # noqa: ANN001
+    """A fresh clone whose submodules are not initialised (what `git clone` gives)."""
+    from tests.support.gitrepos import clone_checkout
+
+    return clone_checkout(upstream, tmp_path / "ukl")

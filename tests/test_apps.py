@@ -13,7 +13,6 @@ import pytest
 
 from tests.support.gitrepos import (
     GIT_ENV,
-    UklUpstream,
     clone_checkout,
     configure_ac_text,
     git,
@@ -39,16 +38,6 @@ from ukl_tui.errors import UserError
 from ukl_tui.workspace import inspect_workspace
 
 MAIN_PROGRAMS = ["dnsmasq", "hello", "memcached", "mpc-bench", "fio", "valkey", "event-tester"]
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> UklUpstream:
-    return make_ukl_upstream(tmp_path_factory.mktemp("upstream"))
-
-
-@pytest.fixture
-def checkout(upstream: UklUpstream, tmp_path: Path) -> Path:
-    return clone_checkout(upstream, tmp_path / "ukl")
 
 
 def by_name(apps):

@@ -23,7 +23,6 @@ from tests.support.gitrepos import (
     UklUpstream,
     allow_file_protocol,
     clone_checkout,
-    make_ukl_upstream,
     write_kernel_tree,
 )
 from ukl_tui.apps import ConfigureOptions
@@ -67,17 +66,6 @@ def by_id(steps: list[Step]) -> dict[str, Step]:
 
 # ------------------------------------------------------------------------------------------
 # Fixtures
-
-
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> UklUpstream:
-    return make_ukl_upstream(tmp_path_factory.mktemp("upstream"))
-
-
-@pytest.fixture
-def checkout(upstream: UklUpstream, tmp_path: Path) -> Path:
-    """A fresh clone: submodules not initialised, never configured."""
-    return clone_checkout(upstream, tmp_path / "ukl")
 
 
 @pytest.fixture

@@ -45,11 +45,6 @@ def refused(done: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> UklUpstream:
-    return make_ukl_upstream(tmp_path_factory.mktemp("upstream"))
-
-
 @pytest.fixture
 def checkout(upstream: UklUpstream, tmp_path: Path) -> Path:
     return clone_checkout(upstream, tmp_path / "ukl", init=True)

@@ -34,17 +34,6 @@ from ukl_tui.workspace import (
 )
 
 
-@pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> UklUpstream:
-    return make_ukl_upstream(tmp_path_factory.mktemp("upstream"))
-
-
-@pytest.fixture
-def checkout(upstream: UklUpstream, tmp_path: Path) -> Path:
-    """A fresh clone whose submodules are not initialised (what `git clone` gives)."""
-    return clone_checkout(upstream, tmp_path / "ukl")
-
-
 @pytest.fixture
 def full_checkout(upstream: UklUpstream, tmp_path: Path) -> Path:
     return clone_checkout(upstream, tmp_path / "ukl-full", init=True)
