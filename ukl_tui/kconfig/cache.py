@@ -5,7 +5,8 @@ compiler probes. Unpickling the parsed object (with the garbage collector paused
 tenth of that. A cache entry is only used when nothing the parse read has changed: every
 Kconfig file (size, mtime) and the directories holding them (a new file for an ``osource``
 or a glob), each environment variable the parse looked up (found or not), the toolchain's
-binaries, kconfiglib's and this compatibility layer's versions. A stale entry is never
+binaries, kconfiglib's and this compatibility layer's versions, and the tree's
+``scripts/kconfig`` C files the compatibility layer reads its rules from. A stale entry is never
 used; it is simply replaced.
 
 File format: one JSON header line (key, fingerprint, list of files), then the pickle.
@@ -31,7 +32,7 @@ from ukl_tui.kconfig.env import toolchain_fingerprint
 from ukl_tui.paths import cache_dir
 
 #: Bump when the compat layer or the pickled shape changes.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def _stat_digest(paths: Iterable[str]) -> str:
@@ -75,10 +76,13 @@ def cache_path(key: str) -> Path:
 
 
 def absolute_files(srctree: Path, kconf: kconfiglib.Kconfig) -> list[str]:
-    """Every Kconfig file the parse read, as absolute paths."""
+    """Every file the parse read, as absolute paths: the Kconfig files and the C sources
+    the compat layer took the tree's rules from.
+    """
+    names = [*kconf.kconfig_filenames, *getattr(kconf, "c_sources", ())]
     return [
         name if os.path.isabs(name) else os.path.join(srctree, name)
-        for name in dict.fromkeys(kconf.kconfig_filenames)
+        for name in dict.fromkeys(names)
     ]
 
 

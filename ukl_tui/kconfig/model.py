@@ -351,7 +351,7 @@ class Tree:
             for i, c in enumerate(self.kconf.unique_choices)
             if c.user_value is not None or c.user_selection is not None
         }
-        return {"syms": syms, "choices": choices}
+        return {"syms": syms, "choices": choices, "priority": self.kconf.priority_snapshot()}
 
     def restore(self, snap: Mapping[str, object]) -> None:
         """Return to a snapshot taken with ``snapshot``."""
@@ -369,6 +369,7 @@ class Tree:
                 if selection is not None:
                     choice.user_selection = kconf.syms[selection]
                     choice._rec_invalidate()
+            kconf.restore_priority(snap.get("priority", {}))  # type: ignore[arg-type]
         finally:
             kconf.warn = saved_warn
 
