@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.trees import renamed_pti_tree
+from tests.support.trees import renamed_pti_tree, ukl_overlay_for
 from ukl_tui.apps import ConfigureOptions
 from ukl_tui.boot import NetworkSpec
 from ukl_tui.cli import main
@@ -83,6 +83,26 @@ def test_kaslr_and_pti_block_ukl_and_the_fixes_clear_them(mini_tree, ukl_overlay
     assert tls.id == "ukl-tls" and tls.severity == "warning"
     apply_fixes(ctx, [tls])
     assert check(ctx) == []
+
+
+def test_words_follow_the_trees_pti_symbol(mini_tree, ukl_overlay, tmp_path) -> None:
+    root = renamed_pti_tree(mini_tree, tmp_path / "tree69")
+    overlay = ukl_overlay_for(root, ukl_overlay, tmp_path / "overlay")
+    assert ukl_overlay_for(mini_tree, ukl_overlay, tmp_path / "unused") == ukl_overlay
+    ctx = Context(tree=_tree(root, overlay))
+    kaslr, pti, off = check(ctx)
+    assert pti.subject == "MITIGATION_PAGE_TABLE_ISOLATION"
+    assert "depends on !MITIGATION_PAGE_TABLE_ISOLATION," in pti.message
+    assert "!MITIGATION_PAGE_TABLE_ISOLATION (MITIGATION_PAGE_TABLE_ISOLATION is y)" in (
+        off.message
+    )
+    for conflict in (kaslr, pti, off):
+        assert " !PAGE_TABLE_ISOLATION" not in conflict.message
+    assert dict(off.fix.kconfig) == {
+        "RANDOMIZE_BASE": "n",
+        "MITIGATION_PAGE_TABLE_ISOLATION": "n",
+        "UNIKERNEL_LINUX": "y",
+    }
 
 
 def test_plain_tree_without_ukl_is_not_judged_as_ukl(mini_tree) -> None:

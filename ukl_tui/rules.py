@@ -388,7 +388,9 @@ def rule_kaslr(ctx: Context) -> Iterable[Conflict]:
 
 
 def rule_pti(ctx: Context) -> Iterable[Conflict]:
-    """PTI on while UKL is wanted (either name of the option)."""
+    """PTI on while UKL is wanted; the words use the tree's own name of the option
+    (MITIGATION_PAGE_TABLE_ISOLATION since Linux 6.9).
+    """
     name = ctx.symbol("PAGE_TABLE_ISOLATION") or "PAGE_TABLE_ISOLATION"
     if ctx.ukl_wanted and ctx.on(name):
         yield Conflict(
@@ -396,7 +398,7 @@ def rule_pti(ctx: Context) -> Iterable[Conflict]:
             "error",
             name,
             f"page table isolation is on ({name}=y): UNIKERNEL_LINUX depends on "
-            "!PAGE_TABLE_ISOLATION, so Kconfig turns UKL off without a word",
+            f"!{name}, so Kconfig turns UKL off without a word",
             Fix(kconfig={name: "n"}),
         )
 
