@@ -1,4 +1,4 @@
-"""``ukl-tui explain`` and ``ukl-tui apply``: the Kconfig model from the command line."""
+"""``ukl-tui explain``, ``apply`` and ``verify``: the Kconfig model from the command line."""
 
 from __future__ import annotations
 
@@ -64,6 +64,19 @@ def register(sub: Any) -> None:
     apply.add_argument("--dry-run", action="store_true", help="report only, write nothing")
     apply.add_argument("--json", action="store_true", help="machine-readable output")
     apply.set_defaults(func=cmd_apply)
+
+    verify = sub.add_parser(
+        "verify",
+        help="compare ukl-tui's .config with the tree's own make olddefconfig",
+        description="Run the tree's own C configurator (make -s O=<temp dir> ARCH=x86_64 "
+        "olddefconfig, in a temporary shadow of the tree: the tree and your files are never "
+        "touched) on the same .config and compare its result with what ukl-tui writes, "
+        "symbol by symbol. Exit 0 when they agree, 1 when any symbol differs (each is "
+        "printed with both values), 2 when the host cannot build the C tool.",
+    )
+    add_tree_arguments(verify)
+    verify.add_argument("--json", action="store_true", help="machine-readable output")
+    verify.set_defaults(func=cmd_verify)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -170,3 +183,41 @@ def _apply_presets(args: argparse.Namespace, wanted: dict[str, str]) -> int:
         note = f" ({len(failed)} value(s) did not stick or are missing)" if failed else ""
         print(f"wrote {written}{note}")
     return 1 if failed else 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Compare with the tree's own ``make olddefconfig``; exit 1 on any difference."""
+    from ukl_tui.errors import UserError
+    from ukl_tui.kconfig.verify import host_problem, verify
+
+    problem = host_problem()  # before the tree is read: a missing tool is a one-line exit 2
+    if problem:
+        raise UserError(problem)
+    tree = open_tree(args)
+    source = tree.loaded_from
+    result = verify(tree, source.read_text(errors="replace") if source else "")
+    what = str(source) if source else "the tree's defaults"
+    if args.json:
+        print_json(
+            {
+                "tree": str(tree.srctree),
+                "config": str(source) if source else None,
+                "equal": result.equal,
+                "symbols": result.symbols,
+                "differences": [dataclasses.asdict(d) for d in result.differences],
+            }
+        )
+    elif result.equal:
+        print(
+            f"ukl-tui and the tree's own make olddefconfig agree on all {result.symbols} "
+            f"symbols ({what})"
+        )
+    else:
+        for difference in result.differences:
+            print(f"DIFFERS    {difference.line()}")
+        print(
+            f"{len(result.differences)} of {result.symbols} symbols differ between ukl-tui and "
+            f"the tree's own make olddefconfig ({what}): ukl-tui's model does not match this "
+            "tree; trust the tree's tool"
+        )
+    return 0 if result.equal else 1

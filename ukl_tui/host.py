@@ -156,13 +156,28 @@ def _header(name: str, header: str, package: str) -> Prereq:
     return Prereq(name, False, f"<{header}> not found under /usr/include", package)
 
 
-def check_prerequisites() -> list[Prereq]:
-    """Everything a UKL build and boot needs from the host, in the order a build needs it."""
-    result = [
+def _kconfig_tools() -> list[Prereq]:
+    return [
         _tool("gcc", "gcc"),
         _tool("make", "make"),
         _tool("flex", "flex"),
         _tool("bison", "bison"),
+    ]
+
+
+def kconfig_tool_prerequisites() -> list[Prereq]:
+    """What building the tree's own C configurator (``scripts/kconfig/conf``) needs.
+
+    ``ukl-tui verify`` runs it; Debian's gcc only recommends the C library headers, so a
+    ``--no-install-recommends`` host can have gcc and still fail on ``<stdio.h>``.
+    """
+    return [*_kconfig_tools(), _header("C library headers", "stdio.h", "libc6-dev")]
+
+
+def check_prerequisites() -> list[Prereq]:
+    """Everything a UKL build and boot needs from the host, in the order a build needs it."""
+    result = [
+        *_kconfig_tools(),
         _tool("bc", "bc"),
         _header("libelf headers", "libelf.h", "libelf-dev"),
         _header("openssl headers", "openssl/ssl.h", "libssl-dev"),
