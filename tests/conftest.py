@@ -10,10 +10,13 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-#: Where .ci/setup puts the real tree and Debian's kernel image.
+#: Where .ci/setup puts the real trees and Debian's kernel image.
 CI_CACHE = Path(os.environ.get("UKL_TUI_CI_CACHE", "/var/cache/ukl-tui-ci"))
+#: The real trees by version, each named by its own environment variable.
+REAL_TREES = {"6.1": "UKL_TUI_TEST_TREE", "6.12": "UKL_TUI_TEST_TREE_612"}
 for _var, _default in (
     ("UKL_TUI_TEST_TREE", CI_CACHE / "linux-source-6.1"),
+    ("UKL_TUI_TEST_TREE_612", CI_CACHE / "linux-source-6.12"),
     ("UKL_TUI_TEST_BZIMAGE", CI_CACHE / "debian-kernel" / "vmlinuz"),
 ):
     if not os.environ.get(_var) and _default.exists():
@@ -22,23 +25,44 @@ for _var, _default in (
 
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Keep every test away from the real ~/.cache and ~/.config; one parse cache a session."""
+    """Keep every test away from the real ~/.cache, ~/.config and /usr/src tarballs; one
+    parse cache a session.
+    """
     base = tmp_path_factory.mktemp("home")
     os.environ["XDG_CACHE_HOME"] = str(base / "cache")
     os.environ["XDG_CONFIG_HOME"] = str(base / "config")
+    # no linux-source tarballs unless a test puts some there (not the host's /usr/src)
+    os.environ["UKL_TUI_SOURCES"] = str(base / "src")
+
+
+def _configured_tree(var: str) -> Path:
+    """The tree an environment variable names (skipped only when not configured)."""
+    value = os.environ.get(var)
+    if not value:
+        if os.environ.get("CI"):
+            pytest.fail(f"{var} is not set and .ci/setup did not extract the tree")
+        pytest.skip(f"{var} is not set (run: bash .ci/setup)")
+    path = Path(value)
+    assert (path / "Kconfig").is_file(), f"{var}={path} is not a kernel tree"
+    return path
 
 
 @pytest.fixture(scope="session")
 def real_tree() -> Path:
-    """Debian's linux-source-6.1, extracted by .ci/run (skipped only when not configured)."""
-    value = os.environ.get("UKL_TUI_TEST_TREE")
-    if not value:
-        if os.environ.get("CI"):
-            pytest.fail("UKL_TUI_TEST_TREE is not set and .ci/setup did not extract the tree")
-        pytest.skip("UKL_TUI_TEST_TREE is not set (run: bash .ci/setup)")
-    path = Path(value)
-    assert (path / "Kconfig").is_file(), f"UKL_TUI_TEST_TREE={path} is not a kernel tree"
-    return path
+    """Debian's linux-source-6.1, extracted by .ci/run."""
+    return _configured_tree("UKL_TUI_TEST_TREE")
+
+
+@pytest.fixture(scope="session")
+def real_tree_612() -> Path:
+    """Debian's linux-source-6.12 (the 6.9 MITIGATION_ renames, 6.11 choices)."""
+    return _configured_tree("UKL_TUI_TEST_TREE_612")
+
+
+@pytest.fixture(scope="session", params=sorted(REAL_TREES))
+def kernel_tree(request: pytest.FixtureRequest) -> Path:
+    """Each real tree in turn (6.1, then 6.12): for tests that must hold on both."""
+    return _configured_tree(REAL_TREES[request.param])
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +85,18 @@ def mini_tree() -> Path:
 
 @pytest.fixture(scope="session")
 def oracle(real_tree: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """The kernel's C kconfig tools on the real tree."""
+    """The kernel's C kconfig tools on the 6.1 tree."""
     from tests.support.oracle import COracle
 
     return COracle(real_tree, tmp_path_factory.mktemp("oracle-build"))
+
+
+@pytest.fixture(scope="session")
+def kernel_oracle(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The kernel's C kconfig tools on ``kernel_tree`` (one build directory per tree)."""
+    from tests.support.oracle import COracle
+
+    return COracle(kernel_tree, tmp_path_factory.mktemp(f"oracle-{kernel_tree.name}"))
 
 
 @pytest.fixture(scope="module")

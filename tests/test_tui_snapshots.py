@@ -42,6 +42,11 @@ def test_screen(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("UKL_DIR", raising=False)
     if scene in TREELESS:
+        # the welcome offers the newest linux-source tarball: the test decides which
+        sources = tmp_path / "usr-src"
+        sources.mkdir()
+        (sources / "linux-source-6.1.tar.xz").write_bytes(b"")
+        monkeypatch.setenv("UKL_TUI_SOURCES", str(sources))
         app = make_treeless_app()
     else:
         app = make_app(tree, real_tree, ukl_overlay)

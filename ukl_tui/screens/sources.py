@@ -25,12 +25,21 @@ from ukl_tui.paths import cache_dir
 
 #: Where Debian's linux-source packages put their tarballs.
 DEBIAN_SOURCES = Path("/usr/src")
+#: Overrides ``DEBIAN_SOURCES``: the tests point it at a directory they control, so what
+#: the host happens to have installed never shows up in them.
+SOURCES_ENV = "UKL_TUI_SOURCES"
 _TARBALL_RE = re.compile(r"^(linux-source-[0-9][0-9.]*)\.tar\.(xz|gz|bz2|zst)$")
 _CHUNK = 1 << 20
 
 
-def debian_tarballs(directory: Path = DEBIAN_SOURCES) -> list[Path]:
+def sources_dir() -> Path:
+    """The directory searched for tarballs: ``$UKL_TUI_SOURCES``, else ``/usr/src``."""
+    return Path(os.environ.get(SOURCES_ENV) or DEBIAN_SOURCES)
+
+
+def debian_tarballs(directory: Path | None = None) -> list[Path]:
     """Installed ``linux-source-X.Y.tar.*`` files, newest version first."""
+    directory = directory or sources_dir()
     if not directory.is_dir():
         return []
     found = [p for p in directory.iterdir() if _TARBALL_RE.match(p.name) and p.is_file()]
