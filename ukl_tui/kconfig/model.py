@@ -36,7 +36,23 @@ from ukl_tui.kconfig.why import Explanation, Term, explain, show_value
 from ukl_tui.paths import cache_dir
 
 SetStatus = Literal["set", "already", "not-stuck"]
+Base = Literal[
+    "defaults",
+    "defconfig",
+    "tinyconfig",
+    "allnoconfig",
+    "allmodconfig",
+    "allyesconfig",
+    "alldefconfig",
+]
 _TRI = {"n": 0, "m": 1, "y": 2}
+#: The kernel's all*config targets: the level conf_set_all_new_symbols gives every symbol.
+_ALL_CONFIGS: dict[str, int | None] = {
+    "allnoconfig": 0,
+    "allmodconfig": 1,
+    "allyesconfig": 2,
+    "alldefconfig": None,
+}
 
 
 @dataclass
@@ -439,8 +455,13 @@ class Tree:
         self._check_values(dot)
         self.kconf.load_config(str(path), replace=False)
 
-    def reset(self, base: Literal["defaults", "defconfig", "tinyconfig", "allnoconfig"]) -> None:
-        """Start over from one of the kernel's standard configurations."""
+    def reset(self, base: Base) -> None:
+        """Start over from one of the kernel's standard configurations.
+
+        ``all*config`` are the kernel's targets without KCONFIG_ALLCONFIG (``make
+        alldefconfig`` is ``defaults`` written out); ``tinyconfig`` is allnoconfig with
+        the tiny fragments, as ``make tinyconfig`` does.
+        """
         kconf = self.kconf
         if base == "defaults":
             kconf.unset_values()
@@ -451,28 +472,44 @@ class Tree:
                     f"{self.srctree}: no arch/x86/configs/x86_64_defconfig to start from"
                 )
             kconf.load_config(str(defconfig), replace=True)
-        elif base in ("tinyconfig", "allnoconfig"):
-            self._allnoconfig(
-                self.srctree / "kernel/configs/tiny-base.config" if base == "tinyconfig" else None
-            )
-            if base == "tinyconfig":
-                for fragment in ("kernel/configs/tiny.config", "arch/x86/configs/tiny.config"):
-                    if (self.srctree / fragment).is_file():
-                        kconf.load_config(str(self.srctree / fragment), replace=False)
+        elif base == "tinyconfig":
+            self._all_config(0, self.srctree / "kernel/configs/tiny-base.config")
+            for fragment in ("kernel/configs/tiny.config", "arch/x86/configs/tiny.config"):
+                if (self.srctree / fragment).is_file():
+                    kconf.load_config(str(self.srctree / fragment), replace=False)
+        elif base in _ALL_CONFIGS:
+            self._all_config(_ALL_CONFIGS[base])
         else:
             raise UserError(f"unknown base configuration {base!r}")
 
-    def _allnoconfig(self, allconfig: Path | None) -> None:
-        """``make allnoconfig`` (with KCONFIG_ALLCONFIG), re-read as olddefconfig does."""
+    def _all_config(self, level: int | None, allconfig: Path | None = None) -> None:
+        """``make all{no,mod,yes,def}config`` (level 0 / 1 / 2 / None), with an optional
+        KCONFIG_ALLCONFIG, re-read as olddefconfig does.
+
+        conf_set_all_new_symbols gives every bool/tristate the level (a bool asked for m
+        becomes y). Choice members are left to their choice's default in 6.11+ C code
+        (``conf.c`` skips them); older C code sets them and the choice's mode too.
+        """
         kconf = self.kconf
         saved_warn = kconf.warn
         kconf.warn = False
         try:
             kconf.unset_values()
-            for sym in kconf.unique_defined_syms:
-                sym.set_value(2 if sym.is_allnoconfig_y else 0)
-            for choice in kconf.unique_choices:
-                choice.set_value(choice.assignable[-1] if choice.assignable else 0)
+            if level is not None:
+                skip_members = kconf.c_rules.choice_priority
+                for sym in kconf.unique_defined_syms:
+                    if sym.orig_type not in (BOOL, TRISTATE) or (sym.choice and skip_members):
+                        continue
+                    if level == 0:
+                        sym.set_value(2 if sym.is_allnoconfig_y else 0)
+                    elif not sym.choice:
+                        sym.set_value(2 if sym.orig_type is BOOL else level)
+                    elif sym.orig_type is TRISTATE:
+                        sym.set_value(1)  # the top of an m-mode choice; y mode ignores it
+                for choice in kconf.unique_choices:
+                    # the C code of 6.1 gives the choice itself the level too: n leaves an
+                    # optional choice off, a non-optional one keeps its lowest mode
+                    choice.set_value(2 if level == 1 and choice.orig_type is BOOL else level)
             if allconfig is not None and allconfig.is_file():
                 kconf.load_config(str(allconfig), replace=False)
             text = kconf._config_contents("")
