@@ -1,4 +1,10 @@
-"""The model on Debian's real linux-source-6.1 tree, checked against the kernel's C tools."""
+"""The model on Debian's real linux-source-6.1 and 6.12 trees, against the kernels' C tools.
+
+Every comparison is symbol for symbol, values and presence, against what the tree's own
+``make olddefconfig`` writes for the same input: the standard configurations, fixed
+``make randconfig`` seeds (configs nobody chose; bench/sweep_randconfig.py runs hundreds),
+the UKL prerequisites with each tree's own PTI symbol, and the UKL stand-in on top.
+"""
 
 from __future__ import annotations
 
@@ -7,90 +13,166 @@ from pathlib import Path
 import pytest
 
 from tests.support.oracle import differences
+from tests.support.trees import ukl_overlay_for
 from ukl_tui.kconfig import load_tree
+from ukl_tui.kconfig.compat import CRules
+from ukl_tui.kconfig.env import makefile_version
+from ukl_tui.presets import resolve_name
 
 pytestmark = pytest.mark.realtree
 
-PREREQS = {"RANDOMIZE_BASE": "n", "PAGE_TABLE_ISOLATION": "n", "INET": "y"}
+#: What the compat layer must read from each tree's scripts/kconfig C code.
+RULES = {
+    "6.1": CRules(
+        imply_keeps_m=True,
+        choice_priority=False,
+        choice_deps_direct=False,
+        int_hex_zero=False,
+        clamp_user_value=False,
+    ),
+    "6.12": CRules(),
+}
+
+#: randconfig seeds run on every CI run; each one's config differed before the compat layer
+#: followed the tree's imply and choice rules (bench/sweep_randconfig.py runs hundreds).
+SEEDS = {"6.1": (3, 11, 16), "6.12": (2, 5, 9)}
 
 
-def _defconfig(real_tree: Path) -> str:
-    return (real_tree / "arch/x86/configs/x86_64_defconfig").read_text()
+def _version(tree: Path) -> str:
+    """``6.1`` or ``6.12``: major.minor of the tree's Makefile."""
+    full = makefile_version(tree) or ""
+    return ".".join(full.split(".")[:2])
 
 
-def _ours(real_tree: Path, tmp_path: Path, text: str, overlays=()):
+def _defconfig(tree: Path) -> str:
+    return (tree / "arch/x86/configs/x86_64_defconfig").read_text()
+
+
+def _ours(tree: Path, tmp_path: Path, text: str, overlays=()):
     config = tmp_path / "input.config"
     config.write_text(text)
-    return load_tree(real_tree, config=config, overlays=overlays)
+    return load_tree(tree, config=config, overlays=overlays)
 
 
-def test_tree_loads_with_all_symbols(real_tree, tmp_path) -> None:
-    tree = load_tree(real_tree, config=None)
+def _prereqs(tree) -> dict[str, str]:
+    """The UKL prerequisites in the tree's own names (PTI is renamed on 6.9+)."""
+    pti = resolve_name("PAGE_TABLE_ISOLATION", tree.has)
+    assert pti is not None
+    return {"RANDOMIZE_BASE": "n", pti: "n", "INET": "y"}
+
+
+def _appended(text: str, values: dict[str, str]) -> str:
+    return text + "".join(
+        f"CONFIG_{k}={v}\n" if v != "n" else f"# CONFIG_{k} is not set\n" for k, v in values.items()
+    )
+
+
+def test_tree_loads_with_all_symbols(kernel_tree) -> None:
+    version = _version(kernel_tree)
+    tree = load_tree(kernel_tree, config=None)
     assert len(tree.kconf.unique_defined_syms) > 16000
-    assert tree.mainmenu.startswith("Linux/x86_64 6.1.")
+    assert tree.mainmenu.startswith(f"Linux/x86_64 {version}.")
     assert tree.kconf.modules.name == "MODULES"
     # the compiler probes ran in a writable place and saw the real toolchain
     assert tree.value("CC_IS_GCC") == "y"
     assert int(tree.value("GCC_VERSION")) > 100000
     assert "CONFIG_64BIT=y" in tree.config_text()
+    # the rules come from the tree's own C code
+    assert tree.kconf.c_rules == RULES[version]
 
 
-def test_defconfig_matches_make_olddefconfig(real_tree, tmp_path, oracle) -> None:
-    text = _defconfig(real_tree)
-    ours = _ours(real_tree, tmp_path, text).config_text()
-    theirs = oracle.olddefconfig(text)
-    assert differences(ours, theirs) == []
+def test_defconfig_matches_make_olddefconfig(kernel_tree, tmp_path, kernel_oracle) -> None:
+    text = _defconfig(kernel_tree)
+    ours = _ours(kernel_tree, tmp_path, text).config_text()
+    assert differences(ours, kernel_oracle.olddefconfig(text)) == []
     # the C tool writes this one and kconfiglib alone does not (closed by the compat layer)
     assert "# CONFIG_IMA_SECURE_AND_OR_TRUSTED_BOOT is not set" in ours
 
 
-def test_savedefconfig_is_byte_identical(real_tree, tmp_path, oracle) -> None:
-    tree = _ours(real_tree, tmp_path, _defconfig(real_tree))
-    tree.set_many(PREREQS)
+def test_savedefconfig_is_byte_identical(kernel_tree, tmp_path, kernel_oracle) -> None:
+    tree = _ours(kernel_tree, tmp_path, _defconfig(kernel_tree))
+    tree.set_many(_prereqs(tree))
     full = tree.config_text()
-    assert tree.min_config_text() == oracle.savedefconfig(full)
+    assert tree.min_config_text() == kernel_oracle.savedefconfig(full)
 
 
-def test_tinyconfig_matches(real_tree, tmp_path, oracle) -> None:
-    tiny = oracle.make("tinyconfig")
-    ours = _ours(real_tree, tmp_path, tiny).config_text()
-    assert differences(ours, oracle.olddefconfig(tiny)) == []
-    # and ukl-tui's own tinyconfig equals the kernel's
-    tree = load_tree(real_tree, config=None)
-    tree.reset("tinyconfig")
-    assert differences(tree.config_text(), tiny) == []
+@pytest.mark.parametrize("target", ["tinyconfig", "allnoconfig", "allmodconfig", "allyesconfig"])
+def test_standard_configs_match(kernel_tree, tmp_path, kernel_oracle, target) -> None:
+    text = kernel_oracle.make(target)
+    ours = _ours(kernel_tree, tmp_path, text).config_text()
+    assert differences(ours, kernel_oracle.olddefconfig(text)) == []
+    if target in ("tinyconfig", "allnoconfig"):
+        # and ukl-tui's own tinyconfig / allnoconfig equals the kernel's
+        tree = load_tree(kernel_tree, config=None)
+        tree.reset(target)
+        assert differences(tree.config_text(), text) == []
 
 
-def test_ukl_prerequisites_match(real_tree, tmp_path, oracle) -> None:
-    tree = _ours(real_tree, tmp_path, _defconfig(real_tree))
-    results = tree.set_many(PREREQS)
+def test_randconfig_seeds_match(kernel_tree, tmp_path, kernel_oracle) -> None:
+    """What a new user does: ``apply --config <randconfig output>`` with no --set."""
+    tree = load_tree(kernel_tree, config=None)
+    config = tmp_path / "rand.config"
+    failures = {}
+    for seed in SEEDS[_version(kernel_tree)]:
+        text = kernel_oracle.randconfig(seed)
+        config.write_text(text)
+        tree.load_config(config)
+        diff = differences(tree.config_text(), kernel_oracle.olddefconfig(text))
+        if diff:
+            failures[seed] = diff
+    assert failures == {}
+
+
+def test_ukl_prerequisites_match(kernel_tree, tmp_path, kernel_oracle) -> None:
+    tree = _ours(kernel_tree, tmp_path, _defconfig(kernel_tree))
+    prereqs = _prereqs(tree)
+    results = tree.set_many(prereqs)
     assert all(r.took for r in results), [r.line() for r in results]
     ours = tree.config_text()
-    appended = _defconfig(real_tree) + "".join(
-        f"CONFIG_{k}={v}\n" if v != "n" else f"# CONFIG_{k} is not set\n"
-        for k, v in PREREQS.items()
-    )
-    assert differences(ours, oracle.olddefconfig(appended)) == []
+    appended = _appended(_defconfig(kernel_tree), prereqs)
+    assert differences(ours, kernel_oracle.olddefconfig(appended)) == []
     # what ukl-tui writes is a fixed point of the C tool
-    assert differences(ours, oracle.olddefconfig(ours)) == []
+    assert differences(ours, kernel_oracle.olddefconfig(ours)) == []
 
 
-def test_ukl_standin_blocked_by_kaslr_and_pti(real_tree, tmp_path, oracle, ukl_overlay) -> None:
-    tree = _ours(real_tree, tmp_path, _defconfig(real_tree), overlays=[ukl_overlay])
+def test_ukl_standin_blocked_by_kaslr_and_pti(
+    kernel_tree, tmp_path, kernel_oracle, ukl_overlay
+) -> None:
+    overlay = ukl_overlay_for(kernel_tree, ukl_overlay, tmp_path / "overlay")
+    tree = _ours(kernel_tree, tmp_path, _defconfig(kernel_tree), overlays=[overlay])
+    prereqs = _prereqs(tree)
+    pti = next(name for name in prereqs if name.endswith("PAGE_TABLE_ISOLATION"))
     res = tree.set("UNIKERNEL_LINUX", "y")
     assert res.status == "not-stuck"
     blocking = {name: value for term in res.blockers for name, value in term.symbols}
-    assert blocking == {"RANDOMIZE_BASE": "y", "PAGE_TABLE_ISOLATION": "y"}
+    assert blocking == {"RANDOMIZE_BASE": "y", pti: "y"}
     why = tree.why("UNIKERNEL_LINUX", "y")
     assert "RANDOMIZE_BASE is y" in " ".join(why.lines())
-    assert why.fixes() == {"RANDOMIZE_BASE": "n", "PAGE_TABLE_ISOLATION": "n"}
-    tree.set_many({"RANDOMIZE_BASE": "n", "PAGE_TABLE_ISOLATION": "n"})
+    assert f"!{pti} ({pti} is y)" in " ".join(why.lines())
+    assert why.fixes() == {"RANDOMIZE_BASE": "n", pti: "n"}
+    tree.set_many(prereqs)
     assert tree.value("UNIKERNEL_LINUX") == "y"  # the earlier request takes effect now
     assert tree.value("UKL_TLS") == "n"  # 'default Y' is an undefined symbol: the trap
     assert tree.value("UKL_NAME") == "/UKL"
     ours = tree.config_text()
     assert "CONFIG_UNIKERNEL_LINUX=y" in ours
-    assert differences(ours, oracle.olddefconfig(ours, kconfig=tree.top)) == []
+    # the C tool, given the same requests on the same input, writes the same values
+    requested = _appended(_defconfig(kernel_tree), {**prereqs, "UNIKERNEL_LINUX": "y"})
+    assert differences(ours, kernel_oracle.olddefconfig(requested, kconfig=tree.top)) == []
+
+
+def test_semantics_fixture_matches_the_c_tool(kernel_tree, tmp_path, kernel_oracle) -> None:
+    """The fixture of tests/test_kconfig_semantics.py, through the tree's own C tool."""
+    from tests.test_kconfig_semantics import EXPECTED, INPUT_A, INPUT_B, SEMANTICS
+    from ukl_tui.kconfig.verify import written_values
+
+    for case, text in (("A", INPUT_A), ("B", INPUT_B)):
+        tree = _ours(kernel_tree, tmp_path, text, overlays=[SEMANTICS])
+        theirs = kernel_oracle.olddefconfig(text, kconfig=tree.top)
+        assert differences(tree.config_text(), theirs) == [], case
+        written = written_values(theirs)
+        for name, value in EXPECTED[_version(kernel_tree)][case].items():
+            assert written.get(name) == value, (case, name)
 
 
 def test_ukl_standin_without_archive_path(real_tree, tmp_path, ukl_overlay_no_archive) -> None:

@@ -1,25 +1,23 @@
 """The kernel's own C kconfig tools, driven through ``make``, as the reference for ukl-tui.
 
-One O= build directory per test session keeps the compiled ``conf`` tool, so each call
-costs only the C tool's run (about two seconds on defconfig).
+A thin layer over ``ukl_tui.kconfig.verify.CConfigurator`` (the same runner ``ukl-tui
+verify`` uses): one work directory per test session keeps the compiled ``conf`` tool, so
+each call costs only the C tool's run (about two seconds on defconfig).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
-from ukl_tui.kconfig.dotconfig import parse_text
+from ukl_tui.kconfig.verify import CConfigurator, compare, written_values
 
 
 class COracle:
     """Runs ``make O=... ARCH=x86_64 <target>`` on a real tree, with an optional top Kconfig."""
 
-    def __init__(self, srctree: Path, objdir: Path) -> None:
+    def __init__(self, srctree: Path, workdir: Path) -> None:
         self.srctree = srctree
-        self.objdir = objdir
-        objdir.mkdir(parents=True, exist_ok=True)
+        self.tool = CConfigurator(srctree, workdir)
 
     def make(
         self,
@@ -29,17 +27,7 @@ class COracle:
         extra_env: dict[str, str] | None = None,
     ) -> str:
         """Run a kconfig make target; return the resulting .config text."""
-        if config_text is not None:
-            (self.objdir / ".config").write_text(config_text)
-        elif (self.objdir / ".config").exists():
-            (self.objdir / ".config").unlink()
-        argv = ["make", "-s", "-C", str(self.srctree), f"O={self.objdir}", "ARCH=x86_64"]
-        if kconfig:
-            argv.append(f"KBUILD_KCONFIG={kconfig}")
-        argv.append(target)
-        env = dict(os.environ, **(extra_env or {}))
-        subprocess.run(argv, check=True, capture_output=True, env=env, timeout=600)
-        return (self.objdir / ".config").read_text()
+        return self.tool.make(target, config_text, top=kconfig or "Kconfig", env=extra_env)
 
     def olddefconfig(self, config_text: str, kconfig: str | None = None) -> str:
         """What ``make olddefconfig`` makes of ``config_text``."""
@@ -48,19 +36,18 @@ class COracle:
     def savedefconfig(self, config_text: str, kconfig: str | None = None) -> str:
         """What ``make savedefconfig`` writes for ``config_text``."""
         self.make("savedefconfig", config_text, kconfig)
-        return (self.objdir / "defconfig").read_text()
+        return (self.tool.objdir / "defconfig").read_text()
 
-
-def values(text: str) -> dict[str, str]:
-    """Symbol -> raw value (``n`` for "is not set") of a .config text: the comparison unit."""
-    return {name: a.raw for name, a in parse_text(text, Path("x")).assignments.items()}
+    def randconfig(self, seed: int, kconfig: str | None = None) -> str:
+        """``make randconfig`` with ``KCONFIG_SEED=seed`` (the same config every time)."""
+        return self.make("randconfig", kconfig=kconfig, extra_env={"KCONFIG_SEED": str(seed)})
 
 
 def differences(ours: str, theirs: str) -> list[str]:
-    """Readable differences between two .config texts, symbol by symbol."""
-    a, b = values(ours), values(theirs)
-    out = []
-    for name in sorted(set(a) | set(b)):
-        if a.get(name) != b.get(name):
-            out.append(f"{name}: ukl-tui={a.get(name)} C={b.get(name)}")
-    return out
+    """Readable differences between two .config texts, symbol by symbol (values and presence)."""
+    return [f"{d.name}: ukl-tui={d.ours} C={d.theirs}" for d in compare(ours, theirs)]
+
+
+def values(text: str) -> dict[str, str]:
+    """Symbol -> value as written (quotes kept, ``n`` for "is not set"): the comparison unit."""
+    return written_values(text)
