@@ -1,5 +1,6 @@
 """Benchmark the Kconfig model on a real tree: load time and peak RSS against bare kconfiglib
-and the kernel's own ``make olddefconfig``; warm (cached) loads; search latency.
+and the kernel's own ``make olddefconfig``; warm (cached) loads; ``ukl-tui verify``; search
+latency. Run it once per tree (6.1 and 6.12) to compare them.
 
 Usage: python bench/bench_kconfig.py [TREE]   (default: $UKL_TUI_TEST_TREE)
 Each load runs in a fresh child process so peak RSS and timings are per operation.
@@ -140,6 +141,22 @@ def main() -> None:
     print(
         f"warm `ukl-tui explain` wall  {statistics.median(cli):6.2f} s  "
         f"= {statistics.median(cli) / cs:.2f}x make olddefconfig"
+    )
+    # `verify` builds the tree's conf in a fresh O= directory each time, then runs it.
+    verify = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "ukl_tui.cli", "verify", "--tree", str(TREE)]
+            + ["--config", str(DEFCONFIG)],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        verify.append(time.perf_counter() - start)
+    print(
+        f"warm `ukl-tui verify` wall   {statistics.median(verify):6.2f} s  "
+        f"= {statistics.median(verify) / cs:.2f}x make olddefconfig (conf built each time)"
     )
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
