@@ -547,7 +547,9 @@ def test_plain_tree_steps(small_tree, tmp_path):
     assert [s.id for s in built.steps] == [
         "build-dir",
         "kconfig",
+        "kconfig-copy",
         "olddefconfig",
+        "kconfig-check",
         "bzImage",
         "initramfs",
         "boot",
@@ -555,6 +557,10 @@ def test_plain_tree_steps(small_tree, tmp_path):
     out = tmp_path / "out"
     make = ("make", "-C", str(small_tree), f"O={out}", "ARCH=x86_64")
     assert steps["olddefconfig"].argv == (*make, "olddefconfig")
+    assert steps["kconfig-copy"].argv == ("cp", "--", f"{out}/.config", f"{out}/.config.ukl-tui")
+    check = steps["kconfig-check"].argv
+    assert check[1:4] == ("-m", "ukl_tui.cli", "verify")
+    assert f"--config={out}/.config" in check and f"--written={out}/.config.ukl-tui" in check
     assert steps["bzImage"].argv == (*make, "-j2", "bzImage")
     assert steps["bzImage"].env["KBUILD_BUILD_TIMESTAMP"]
     assert steps["kconfig"].argv[1:4] == ("-m", "ukl_tui.cli", "apply")
@@ -601,13 +607,15 @@ def test_real_tree_config_steps_run_and_olddefconfig_agrees(real_tree, ukl_overl
     make = steps["olddefconfig"].argv
     wrapper = next(a for a in make if a.startswith("KBUILD_KCONFIG="))
     assert Path(wrapper.split("=", 1)[1]).is_file()
-    for step_id in ("build-dir", "kconfig"):
+    for step_id in ("build-dir", "kconfig", "kconfig-copy"):
         done = run_step(steps[step_id])
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     dot = tmp_path / "build" / ".config"
     written = dot.read_text()
-    done = run_step(steps["olddefconfig"])
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for step_id in ("olddefconfig", "kconfig-check"):
+        done = run_step(steps[step_id])
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "every value as ukl-tui wrote it; the UKL rules pass" in done.stdout
     settled = dot.read_text()
     for line in (
         "CONFIG_UNIKERNEL_LINUX=y",

@@ -278,7 +278,16 @@ def test_plain_tree_plan_on_the_real_tree(real_tree, ukl_overlay, tmp_path):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     ids = [s["id"] for s in data["steps"]]
-    assert ids == ["build-dir", "kconfig", "olddefconfig", "bzImage", "initramfs", "boot"]
+    assert ids == [
+        "build-dir",
+        "kconfig",
+        "kconfig-copy",
+        "olddefconfig",
+        "kconfig-check",
+        "bzImage",
+        "initramfs",
+        "boot",
+    ]
     kconfig = data["steps"][1]["argv"]
     assert "--preset=qemu-smoke" in kconfig and "--base=tinyconfig" in kconfig
     assert not (tmp_path / "build").exists()

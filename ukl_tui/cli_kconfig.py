@@ -76,6 +76,13 @@ def register(sub: Any) -> None:
     )
     add_tree_arguments(verify)
     verify.add_argument("--json", action="store_true", help="machine-readable output")
+    verify.add_argument(
+        "--written",
+        metavar="FILE",
+        help="no C tool run: --config is a .config the kernel's olddefconfig already settled "
+        "and FILE the one ukl-tui wrote; exit 1 when a symbol changed or a UKL rule fails "
+        "(the plan's check step)",
+    )
     verify.set_defaults(func=cmd_verify)
 
 
@@ -190,6 +197,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ukl_tui.errors import UserError
     from ukl_tui.kconfig.verify import host_problem, verify
 
+    if args.written:
+        from ukl_tui.cli_common import tree_path
+        from ukl_tui.settled import report_settled
+
+        if not args.config:
+            raise UserError("--written needs --config: the .config olddefconfig settled")
+        return report_settled(tree_path(args), Path(args.config), Path(args.written), args.overlay)
     problem = host_problem()  # before the tree is read: a missing tool is a one-line exit 2
     if problem:
         raise UserError(problem)

@@ -800,6 +800,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             "fixes); fix them or pass --ignore-conflicts\n"
         )
         return 1
+    if args.ignore_conflicts:
+        from ukl_tui.settled import IGNORE_ENV
+
+        os.environ[IGNORE_ENV] = "1"  # the plan's settled-.config check reports, then goes on
     log_dir = run_log_dir(args.log_dir)
     if not headless:
         from ukl_tui.screens.run import run_app

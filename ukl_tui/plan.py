@@ -870,7 +870,11 @@ class Plan:
                 timeout=None,
             )
         )
-        return steps, build_dir / "arch" / "x86" / "boot" / "bzImage"
+        from ukl_tui.settled import with_settle_check
+
+        return with_settle_check(steps, src, dot, self.overlays), (
+            build_dir / "arch" / "x86" / "boot" / "bzImage"
+        )
 
     # ----- ukl checkout ------------------------------------------------------------------------
 
