@@ -66,12 +66,12 @@ def sweep_tree(
         diffs, ours_t, theirs_t = settle_both(tree, tool, text, scratch)
         ours_s += ours_t
         theirs_s += theirs_t
+        print(f"{srctree.name} {label}: {len(diffs)} differing symbol(s)", flush=True)
         if diffs:
             failed += 1
             symbols.update(d.name for d in diffs)
-            print(f"{srctree.name} {label}: {len(diffs)} differing symbol(s)", flush=True)
             for diff in diffs:
-                print(f"    {diff.line()}")
+                print(f"    {diff.line()}", flush=True)
     print(
         f"{srctree.name}: {len(cases)} configs, {failed} with differences, "
         f"{sum(symbols.values())} differing symbols; ukl-tui settle {ours_s / len(cases):.3f} s, "
