@@ -80,6 +80,16 @@ def c_olddefconfig(objdir: Path) -> tuple[float, float]:
     return time.perf_counter() - start, int(res.stderr.strip().splitlines()[-1]) / 1024
 
 
+def command_wall(argv: list[str], env: dict[str, str], runs: int) -> float:
+    """Median wall time of a whole command, as a user waits for it."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def main() -> None:
     """Print the figures."""
     cache_home = tempfile.mkdtemp(prefix="ukl-bench-cache-")
@@ -117,47 +127,15 @@ def main() -> None:
         f"warm = {w / cs:.2f}x)"
     )
 
-    # Whole-command timing, as a user sees it.
-    cli = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "ukl_tui.cli",
-                "explain",
-                "--tree",
-                str(TREE),
-                "--config",
-                str(DEFCONFIG),
-                "RANDOMIZE_BASE",
-            ],
-            env=env,
-            capture_output=True,
-            check=True,
-        )
-        cli.append(time.perf_counter() - start)
-    print(
-        f"warm `ukl-tui explain` wall  {statistics.median(cli):6.2f} s  "
-        f"= {statistics.median(cli) / cs:.2f}x make olddefconfig"
-    )
-    # `verify` builds the tree's conf in a fresh O= directory each time, then runs it.
-    verify = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "ukl_tui.cli", "verify", "--tree", str(TREE)]
-            + ["--config", str(DEFCONFIG)],
-            env=env,
-            capture_output=True,
-            check=True,
-        )
-        verify.append(time.perf_counter() - start)
-    print(
-        f"warm `ukl-tui verify` wall   {statistics.median(verify):6.2f} s  "
-        f"= {statistics.median(verify) / cs:.2f}x make olddefconfig (conf built each time)"
-    )
+    # Whole-command timing, as a user sees it; `verify` builds the tree's conf in a fresh O=
+    # directory each time, then runs it.
+    tree_args = ["--tree", str(TREE), "--config", str(DEFCONFIG)]
+    for label, words in (
+        ("explain", ["explain", *tree_args, "RANDOMIZE_BASE"]),
+        ("verify ", ["verify", *tree_args]),
+    ):
+        wall = command_wall([sys.executable, "-m", "ukl_tui.cli", *words], env, runs)
+        print(f"warm `ukl-tui {label}` wall  {wall:6.2f} s  = {wall / cs:.2f}x make olddefconfig")
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     os.environ["XDG_CACHE_HOME"] = cache_home

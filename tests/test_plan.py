@@ -60,6 +60,19 @@ def run_step(step: Step, extra_env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+#: The steps of a plan on a plain kernel tree with an initramfs, in order.
+PLAIN_TREE_STEPS = (
+    "build-dir",
+    "kconfig",
+    "kconfig-copy",
+    "olddefconfig",
+    "kconfig-check",
+    "bzImage",
+    "initramfs",
+    "boot",
+)
+
+
 def by_id(steps: list[Step]) -> dict[str, Step]:
     return {s.id: s for s in steps}
 
@@ -544,16 +557,7 @@ def test_plain_tree_steps(small_tree, tmp_path):
     plan = Plan(tree=small_tree, build_dir=tmp_path / "out", jobs=2, ukl_a=archive, ccache=False)
     built = plan.build(NO_KVM)
     steps = by_id(built.steps)
-    assert [s.id for s in built.steps] == [
-        "build-dir",
-        "kconfig",
-        "kconfig-copy",
-        "olddefconfig",
-        "kconfig-check",
-        "bzImage",
-        "initramfs",
-        "boot",
-    ]
+    assert [s.id for s in built.steps] == list(PLAIN_TREE_STEPS)
     out = tmp_path / "out"
     make = ("make", "-C", str(small_tree), f"O={out}", "ARCH=x86_64")
     assert steps["olddefconfig"].argv == (*make, "olddefconfig")

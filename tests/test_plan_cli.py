@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.gitrepos import UklUpstream, clone_checkout, make_ukl_upstream
+from tests.test_plan import PLAIN_TREE_STEPS
 from ukl_tui.plan import Plan
 
 CLI = [sys.executable, "-m", "ukl_tui.cli"]
@@ -278,16 +279,7 @@ def test_plain_tree_plan_on_the_real_tree(real_tree, ukl_overlay, tmp_path):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     ids = [s["id"] for s in data["steps"]]
-    assert ids == [
-        "build-dir",
-        "kconfig",
-        "kconfig-copy",
-        "olddefconfig",
-        "kconfig-check",
-        "bzImage",
-        "initramfs",
-        "boot",
-    ]
+    assert ids == list(PLAIN_TREE_STEPS)
     kconfig = data["steps"][1]["argv"]
     assert "--preset=qemu-smoke" in kconfig and "--base=tinyconfig" in kconfig
     assert not (tmp_path / "build").exists()
