@@ -86,3 +86,21 @@ def test_verify_reports_every_difference_with_both_values(
     assert "symbols differ between ukl-tui and the tree's own make olddefconfig" in out
     assert config.read_text() == INPUT_A
     assert not any(name.startswith(".config") for name in os.listdir(tmp_path))
+
+
+def test_make_sees_no_foreign_kbuild_settings(monkeypatch, tmp_path) -> None:
+    """ARCH=arm or KCONFIG_CONFIG in the user's shell must not reach the C tool."""
+    from ukl_tui.kconfig import verify as verify_mod
+
+    seen: dict[str, str] = {}
+    monkeypatch.setattr(verify_mod, "_run", lambda argv, env, timeout: seen.update(env))
+    for name, value in (("ARCH", "arm"), ("KCONFIG_CONFIG", "x"), ("OLDPWD", "/kept")):
+        monkeypatch.setenv(name, value)
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text("")
+    tool = verify_mod.CConfigurator(tree, tmp_path / "work")
+    (tool.objdir / ".config").write_text("")
+    tool.make("olddefconfig", "", env={"KCONFIG_SEED": "1"})
+    assert "ARCH" not in seen and "KCONFIG_CONFIG" not in seen
+    assert seen["OLDPWD"] == "/kept" and seen["KCONFIG_SEED"] == "1"

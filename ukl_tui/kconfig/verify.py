@@ -39,8 +39,10 @@ _BUILD_STATE = (
 )
 
 #: Environment variables that would make ``make`` configure something other than what the
-#: model reads (another architecture, another top Kconfig or .config, clang for gcc).
-_FOREIGN_ENV = ("ARCH", "SRCARCH", "CROSS_COMPILE", "LLVM", "LLVM_IAS", "O", "KBUILD_", "KCONFIG_")
+#: model reads (another architecture, another top Kconfig or .config, clang for gcc): these
+#: names, and every name with one of the prefixes.
+_FOREIGN_ENV = frozenset({"ARCH", "SRCARCH", "CROSS_COMPILE", "LLVM", "LLVM_IAS", "O"})
+_FOREIGN_PREFIXES = ("KBUILD_", "KCONFIG_")
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,9 @@ class CConfigurator:
             argv.append(f"KBUILD_KCONFIG={top}")
         argv.append(target)
         full_env = {
-            k: v for k, v in os.environ.items() if not any(k.startswith(f) for f in _FOREIGN_ENV)
+            k: v
+            for k, v in os.environ.items()
+            if k not in _FOREIGN_ENV and not k.startswith(_FOREIGN_PREFIXES)
         }
         full_env.update(env or {})
         _run(argv, full_env, timeout)
