@@ -33,9 +33,11 @@ RULES = {
     "6.12": CRules(),
 }
 
-#: randconfig seeds run on every CI run; each one's config differed before the compat layer
-#: followed the tree's imply and choice rules (bench/sweep_randconfig.py runs hundreds).
-SEEDS = {"6.1": (3, 11, 16), "6.12": (2, 5, 9)}
+#: randconfig seeds run on every CI run. On each of them kconfiglib's own rules write
+#: something else than the C tool (CRYPTO_XTS, CRYPTO_CTS or CRYPTO_ECB: an implied m made y);
+#: of seeds 1-12 that holds for 1, 3, 4, 8, 9 on 6.1 and 4, 6, 9 on 6.12.
+#: bench/sweep_randconfig.py runs hundreds.
+SEEDS = {"6.1": (1, 3, 8), "6.12": (4, 6, 9)}
 
 
 def _version(tree: Path) -> str:
