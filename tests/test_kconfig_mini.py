@@ -221,6 +221,9 @@ def test_diff_against_saved_config(mini_tree, tmp_path) -> None:
         ("CONFIG_INET=y\nthis is garbage\n", ".config:2: not a .config line"),
         ("CONFIG_INET=maybe\n", ".config:1: 'maybe' is not a valid bool value for INET"),
         ("CONFIG_LOG_SHIFT=ten\n", "'ten' is not a valid int value for LOG_SHIFT"),
+        # the C tools ignore these (sym_string_valid), kconfiglib would take them
+        ("CONFIG_LOG_SHIFT=017\n", "'017' is not a valid int value for LOG_SHIFT"),
+        ("CONFIG_LOG_SHIFT=+17\n", "'+17' is not a valid int value for LOG_SHIFT"),
     ],
 )
 def test_garbage_config_is_refused(mini_tree, tmp_path, text, message) -> None:

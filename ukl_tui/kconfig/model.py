@@ -416,7 +416,8 @@ class Tree:
             if sym.orig_type in (BOOL, TRISTATE):
                 ok = a.raw in ("y", "n") or (a.raw == "m" and sym.orig_type is TRISTATE)
             elif sym.orig_type is INT:
-                ok = bool(re.fullmatch(r"[-+]?\d+", a.raw))
+                # sym_string_valid: no '+', no leading zero (kconfiglib would take both)
+                ok = bool(re.fullmatch(r"-?(0|[1-9][0-9]*)", a.raw))
             elif sym.orig_type is HEX:
                 ok = bool(re.fullmatch(r"(0[xX])?[0-9a-fA-F]+", a.raw))
             if not ok:
