@@ -25,7 +25,13 @@ SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 
 async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:  # noqa: ANN001
     """Drive a fresh app to each scene and save its SVG."""
-    from tests.test_tui_support import SCENES, TREELESS, make_app, make_treeless_app
+    from tests.test_tui_support import (
+        SCENES,
+        TREELESS,
+        fixed_sources,
+        make_app,
+        make_treeless_app,
+    )
 
     overlay = HERE / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
     written = []
@@ -38,6 +44,7 @@ async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:
             tree.mark_saved(text)
             if scene in TREELESS:
                 os.environ.pop("UKL_DIR", None)
+                os.environ["UKL_TUI_SOURCES"] = str(fixed_sources(work / "usr-src"))
                 app = make_treeless_app()
             else:
                 app = make_app(tree, tree.srctree, overlay)

@@ -16,6 +16,7 @@ import pytest
 from tests.test_tui_support import (  # noqa: F401
     SCENES,
     TREELESS,
+    fixed_sources,
     loaded_tree,
     make_app,
     make_treeless_app,
@@ -43,10 +44,7 @@ def test_screen(
     monkeypatch.delenv("UKL_DIR", raising=False)
     if scene in TREELESS:
         # the welcome offers the newest linux-source tarball: the test decides which
-        sources = tmp_path / "usr-src"
-        sources.mkdir()
-        (sources / "linux-source-6.1.tar.xz").write_bytes(b"")
-        monkeypatch.setenv("UKL_TUI_SOURCES", str(sources))
+        monkeypatch.setenv("UKL_TUI_SOURCES", str(fixed_sources(tmp_path / "usr-src")))
         app = make_treeless_app()
     else:
         app = make_app(tree, real_tree, ukl_overlay)

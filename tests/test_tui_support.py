@@ -214,6 +214,15 @@ def make_treeless_app() -> UklApp:
     return UklApp(Session(prereqs=list(FIXED_PREREQS)))
 
 
+def fixed_sources(root: Path) -> Path:
+    """A linux-source directory holding only linux-source-6.1.tar.xz (what the welcome
+    offers without a tree), whatever the host's /usr/src has: point $UKL_TUI_SOURCES at it.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "linux-source-6.1.tar.xz").write_bytes(b"")
+    return root
+
+
 SCENES = {
     "welcome": scene_welcome,
     "welcome-no-tree": scene_no_tree,
