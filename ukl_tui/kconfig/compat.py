@@ -24,29 +24,31 @@ they follow (line numbers of Debian's linux-source-6.1 / 6.12):
 
 * ``imply`` keeps m (``imply_keeps_m``). kconfiglib still promotes a tristate whose
   ``imply`` source is y from m to y (the rule of the 4.x kernels). In 6.1 / 6.12
-  ``sym_calc_value`` (symbol.c:405-423 / 461-479) takes a visible symbol's user value as it
-  is (``goto calc_newval`` skips the imply), ORs ``implied.tri`` into the default and ANDs
-  the result with the direct dependencies (``EXPR_AND(newval.tri, sym->dir_dep.tri)``), and
-  promotes m to y only for bool. The assignable range (``sym_tristate_within_range``,
-  symbol.c:494-506 / 528-543) is ``rev_dep.tri <= val <= visible`` with no imply term, so
-  ``explain`` offers n / m / y. ``sym_get_string_default`` (symbol.c:708-777 / 778-848,
-  savedefconfig) lifts the default to ``implied.tri``, which kconfiglib already does.
-  The C code also sets SYMBOL_WRITE whenever ``implied.tri`` is not n, so such a symbol is
-  written as ``# CONFIG_X is not set`` even when its dependencies are off (e.g.
+  ``sym_calc_value`` takes a visible symbol's user value as it is (``goto calc_newval``,
+  symbol.c:397 / 453, skips the imply), ORs ``implied.tri`` into the default and ANDs the
+  result with the direct dependencies (symbol.c:410-415 / 466-471), and promotes m to y only
+  for bool (symbol.c:422 / 478). The assignable range, ``sym_tristate_within_range``
+  (symbol.c:490-507 / 528-543), is ``rev_dep.tri <= val <= visible`` with no imply term, so
+  ``explain`` offers n / m / y. ``sym_get_string_default`` (savedefconfig, symbol.c:757 /
+  825) lifts the default to ``implied.tri``, which kconfiglib already does. The C code also
+  sets SYMBOL_WRITE whenever ``implied.tri`` is not n, so such a symbol is written as
+  ``# CONFIG_X is not set`` even when its dependencies are off (e.g.
   IMA_SECURE_AND_OR_TRUSTED_BOOT on x86_64 defconfig); kconfiglib does not.
 * Choice members depend on the choice's dependencies (``choice_deps_direct``), not on the
-  choice itself (6.12 menu.c:294-330; 6.1 menu.c:316-324): see ``_propagate_deps``.
-* Choices by priority (``choice_priority``, Linux 6.11+; 6.12 symbol.c:276-358,
-  confdata.c:470-481). Every choice member read from a .config (y or n) moves to the front
-  of the choice's priority list; the selection is the first visible member whose value is
-  y, else the default unless it was explicitly set to n, else the first visible member
-  without a value, else the least recently set visible one. kconfiglib follows the older
-  code (6.1 symbol.c:269-299): the user's y member or the default, ignoring n. On 6.12's
-  x86_64 defconfig (``# CONFIG_INTEL_IOMMU_DEFAULT_ON is not set``) the two differ.
+  choice itself (6.12 ``_menu_finalize``, menu.c:294-316; 6.1 menu.c:318-323): see
+  ``_propagate_deps``.
+* Choices by priority (``choice_priority``, Linux 6.11+; 6.12 ``sym_calc_choice``,
+  symbol.c:276-358, and confdata.c:481). Every choice member read from a .config (y or n)
+  moves to the front of the choice's priority list; the selection is the first visible
+  member whose value is y, else the default unless it was explicitly set to n, else the
+  first visible member without a value, else the least recently set visible one. kconfiglib
+  follows the older code (6.1 ``sym_calc_choice``, symbol.c:273-303): the user's y member
+  or the default, ignoring n. On 6.12's x86_64 defconfig (``# CONFIG_INTEL_IOMMU_DEFAULT_ON
+  is not set``) the two differ.
 * int/hex start at 0 (``int_hex_zero``; 6.12 symbol.c:408-414 and 836-842): an int or hex
   symbol with no active default is ``0`` / ``0x0`` (6.1 and kconfiglib: empty).
 * Out-of-range user values are clamped (``clamp_user_value``): 6.12's ``conf_read`` no
-  longer drops an int/hex user value outside the active range (6.1 confdata.c:560-584 did,
+  longer drops an int/hex user value outside the active range (6.1 confdata.c:565-586 did,
   falling back on the default, as kconfiglib does); ``sym_validate_range`` (6.12
   symbol.c:148-178) then sets it to the nearer bound.
 """
@@ -364,8 +366,8 @@ class CompatKconfig(kconfiglib.Kconfig):
         super().__init__(*args, **kwargs)
 
     def _propagate_deps(self, node: Any, visible_if: Any) -> None:
-        # 6.12 _menu_finalize() (menu.c:294-330): a choice's members get the choice's own
-        # dependencies (parent->dep), where 6.1 (menu.c:316-324) and kconfiglib put the
+        # 6.12 _menu_finalize() (menu.c:294-316): a choice's members get the choice's own
+        # dependencies (parent->dep), where 6.1 (menu.c:318-323) and kconfiglib put the
         # choice itself. The two differ where a member selects a tristate: under a choice
         # that depends on an m symbol the select is m in 6.12, y with the choice (y).
         if node.item.__class__ is Choice and self.c_rules.choice_deps_direct:
