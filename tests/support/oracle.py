@@ -18,6 +18,7 @@ class COracle:
     def __init__(self, srctree: Path, workdir: Path) -> None:
         self.srctree = srctree
         self.tool = CConfigurator(srctree, workdir)
+        self.objdir = self.tool.objdir  # the O= directory (merge_config.sh works in it too)
 
     def make(
         self,
@@ -36,7 +37,7 @@ class COracle:
     def savedefconfig(self, config_text: str, kconfig: str | None = None) -> str:
         """What ``make savedefconfig`` writes for ``config_text``."""
         self.make("savedefconfig", config_text, kconfig)
-        return (self.tool.objdir / "defconfig").read_text()
+        return (self.objdir / "defconfig").read_text()
 
     def randconfig(self, seed: int, kconfig: str | None = None) -> str:
         """``make randconfig`` with ``KCONFIG_SEED=seed`` (the same config every time)."""
