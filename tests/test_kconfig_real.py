@@ -18,6 +18,7 @@ from ukl_tui.kconfig import load_tree
 from ukl_tui.kconfig.compat import CRules
 from ukl_tui.kconfig.env import makefile_version
 from ukl_tui.presets import resolve_name
+from ukl_tui.rules import Context, check
 
 pytestmark = pytest.mark.realtree
 
@@ -152,6 +153,10 @@ def test_ukl_standin_blocked_by_kaslr_and_pti(
     assert "RANDOMIZE_BASE is y" in " ".join(why.lines())
     assert f"!{pti} ({pti} is y)" in " ".join(why.lines())
     assert why.fixes() == {"RANDOMIZE_BASE": "n", pti: "n"}
+    # the rules' words name the tree's own PTI symbol
+    conflicts = {c.id: c for c in check(Context(tree=tree))}
+    assert conflicts["pti"].subject == pti
+    assert f"UNIKERNEL_LINUX depends on !{pti}," in conflicts["pti"].message
     tree.set_many(prereqs)
     assert tree.value("UNIKERNEL_LINUX") == "y"  # the earlier request takes effect now
     assert tree.value("UKL_TLS") == "n"  # 'default Y' is an undefined symbol: the trap
