@@ -10,6 +10,32 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+#: The time limit of a test marked slow (a QEMU boot under TCG on a loaded machine), unless it
+#: sets its own with ``pytest.mark.timeout``; every other test has pyproject's default.
+SLOW_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests get SLOW_TIMEOUT instead of the tight default."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
+@pytest.fixture(autouse=True)
+def _no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps made in tests start with animations off (``TEXTUAL_ANIMATIONS=none``).
+
+    No test here is about an animation, and Pilot's ``press`` waits until every animation
+    is complete: one started while the app shuts down (Tabs moves its underline on a timer)
+    never completes, and the press would wait forever (issue 9). A test that wants
+    animations sets ``app.animation_level`` itself.
+    """
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
+
+
 #: Where .ci/setup puts the real tree and Debian's kernel image.
 CI_CACHE = Path(os.environ.get("UKL_TUI_CI_CACHE", "/var/cache/ukl-tui-ci"))
 for _var, _default in (
