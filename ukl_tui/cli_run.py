@@ -538,11 +538,10 @@ class RunSession:
         The Runner kills on cancel and timeout; this also covers an unexpected exception out
         of the Runner, after which its groups would otherwise be forgotten.
         """
-        from ukl_tui.runner import group_members, kill_group_sync
+        from ukl_tui.procs import kill_group
 
-        for st in self.runner._states:  # the Runner keeps no public list of its groups
-            if st.pgid is not None and group_members(st.pgid):
-                kill_group_sync(st.pgid, grace=1.0)
+        for pgid in self.runner.live_groups():
+            kill_group(pgid, grace=1.0)
 
     def _event(self, event: RunEvent) -> None:
         self.state.add(event)

@@ -15,13 +15,10 @@ are cleaned of terminal control sequences (QEMU resets the terminal) but keep co
 from __future__ import annotations
 
 import asyncio
-import atexit
 import codecs
 import json
 import os
 import re
-import signal
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,6 +26,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ukl_tui.errors import UserError
+from ukl_tui.fsutil import write_atomic
+from ukl_tui.procs import (
+    group_members,
+    kill_group,
+    register_group,
+    terminate_group,
+    unregister_group,
+)
 from ukl_tui.steps import Step
 
 StepStatus = Literal["ok", "failed", "cancelled", "timeout"]
@@ -222,81 +227,6 @@ BOOT_FAILURES: tuple[BootFailure, ...] = (
     ),
 )
 
-# --- process groups --------------------------------------------------------------------------
-
-_live_groups: set[int] = set()
-_live_lock = threading.Lock()
-_atexit_registered = False
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, read from /proc.
-
-    Zombies are ignored: they are dead, and on a machine whose PID 1 does not reap orphans they
-    would otherwise look alive forever.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return []
-    except PermissionError:
-        pass
-    members: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
-
-
-def kill_group_sync(pgid: int, grace: float = 1.0) -> None:
-    """SIGTERM a group, wait up to ``grace`` seconds, then SIGKILL what is left (blocking)."""
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not group_members(pgid):
-            return
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _kill_live_groups() -> None:
-    """The atexit safety net: no child group outlives the interpreter."""
-    with _live_lock:
-        groups = list(_live_groups)
-        _live_groups.clear()
-    for pgid in groups:
-        kill_group_sync(pgid)
-
-
-def _register_group(pgid: int) -> None:
-    global _atexit_registered
-    with _live_lock:
-        _live_groups.add(pgid)
-        if not _atexit_registered:
-            atexit.register(_kill_live_groups)
-            _atexit_registered = True
-
-
-def _unregister_group(pgid: int) -> None:
-    with _live_lock:
-        _live_groups.discard(pgid)
-
-
 # --- estimates from earlier runs ----------------------------------------------------------------
 
 
@@ -451,6 +381,10 @@ class Runner:
         """The step whose process is running now, if any."""
         return self._current.step if self._current is not None else None
 
+    def live_groups(self) -> list[int]:
+        """The process groups of this run's steps that still have a live member."""
+        return [st.pgid for st in self._states if st.pgid is not None and group_members(st.pgid)]
+
     def cancel(self) -> None:
         """Stop the running step (its whole process group) and run no further steps."""
         self._cancelled = True
@@ -464,22 +398,6 @@ class Runner:
         data = (text if text.endswith("\n") else text + "\n").encode()
         self._call_in_loop(lambda: self._write_stdin(st, data))
         return True
-
-    def install_signal_handlers(self) -> Callable[[], None]:
-        """For the headless CLI: SIGINT/SIGTERM/SIGHUP cancel the run (call inside the loop).
-
-        Returns a function that removes the handlers again.
-        """
-        loop = asyncio.get_running_loop()
-        sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        for sig in sigs:
-            loop.add_signal_handler(sig, self.cancel)
-
-        def remove() -> None:
-            for sig in sigs:
-                loop.remove_signal_handler(sig)
-
-        return remove
 
     # -- running ----------------------------------------------------------------------------
 
@@ -571,8 +489,8 @@ class Runner:
             await self._spawn_and_watch(st)
         except asyncio.CancelledError:
             if st.pgid is not None:
-                kill_group_sync(st.pgid, grace=0.5)
-                _unregister_group(st.pgid)
+                kill_group(st.pgid, grace=0.5)
+                unregister_group(st.pgid)
             st.status = "cancelled"
             raise
         finally:
@@ -615,7 +533,7 @@ class Runner:
             return
         st.proc = proc
         st.pgid = proc.pid  # start_new_session: the child leads its own group
-        _register_group(st.pgid)
+        register_group(st.pgid)
         if self._cancelled:  # cancel() came while the process was being started
             self._request_stop(st, "cancelled")
         assert proc.stdout is not None
@@ -626,7 +544,7 @@ class Runner:
             # Whatever the leader left behind in its group goes too, releasing the output pipe
             # (asyncio's wait() also waits for the pipe to close).
             if group_members(st.pgid):
-                await self._terminate_group(st.pgid)
+                await terminate_group(st.pgid, self.kill_grace)
             try:
                 await asyncio.wait_for(
                     asyncio.shield(asyncio.gather(reader, waiter)), timeout=self.kill_grace + 2
@@ -641,7 +559,7 @@ class Runner:
             for task in (reader, waiter):
                 if not task.done():
                     task.cancel()
-            _unregister_group(st.pgid)
+            unregister_group(st.pgid)
         st.status = self._final_status(st)
 
     async def _watch(
@@ -743,20 +661,7 @@ class Runner:
             return
         assert st.pgid is not None
         st.stop_reason = reason
-        st.kill_task = asyncio.ensure_future(self._terminate_group(st.pgid))
-
-    async def _terminate_group(self, pgid: int) -> None:
-        """SIGTERM the group, give it ``kill_grace`` seconds, then SIGKILL the rest."""
-        _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + self.kill_grace
-        while time.monotonic() < deadline:
-            if not group_members(pgid):
-                return
-            await asyncio.sleep(0.05)
-        _signal_group(pgid, signal.SIGKILL)
-        deadline = time.monotonic() + 2.0
-        while group_members(pgid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        st.kill_task = asyncio.ensure_future(terminate_group(st.pgid, self.kill_grace))
 
     def _write_stdin(self, st: _StepState, data: bytes) -> None:
         proc = st.proc
@@ -956,9 +861,7 @@ class Runner:
         }
 
     def _write_summary(self) -> None:
-        tmp = self.summary_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.summary(), indent=2) + "\n")
-        os.replace(tmp, self.summary_path)
+        write_atomic(self.summary_path, json.dumps(self.summary(), indent=2) + "\n", fsync=False)
 
 
 def _now_iso() -> str:

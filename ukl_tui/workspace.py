@@ -24,7 +24,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig.env import makefile_version
+from ukl_tui.procs import kill_group
 
 if TYPE_CHECKING:
     from git import Repo
@@ -503,17 +503,9 @@ def _clone_env() -> dict[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen[str], grace: float = 3.0) -> None:
-    """SIGTERM the clone's process group (git, its helpers, ssh), then SIGKILL if needed."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    """End the clone's process group (git, its helpers, ssh) and reap git."""
+    if proc.poll() is None:
+        kill_group(proc.pid, grace, leader=proc)
 
 
 def _clone_failure(url: str, dest: Path, lines: list[str], kept: bool) -> UserError:

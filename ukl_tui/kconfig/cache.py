@@ -19,7 +19,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import kconfiglib
 
+from ukl_tui import fsutil
 from ukl_tui.kconfig.env import toolchain_fingerprint
 from ukl_tui.paths import cache_dir
 
@@ -127,20 +127,6 @@ def _serialise(kconf: Any, header: dict[str, Any]) -> bytes:
         kconf._readline, kconf._functions = saved
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
-
 def store(
     key: str,
     kconf: Any,
@@ -167,7 +153,9 @@ def store(
             "looked_up": looked,
             "fingerprint": fingerprint(files, env, looked),
         }
-        _write_atomic(cache_path(key), _serialise(kconf, header))
+        path = cache_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.write_atomic(path, _serialise(kconf, header), mode=0o644, fsync=False)
 
     if background and threading.active_count() == 1 and hasattr(os, "fork"):
         sys.stdout.flush()

@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from ukl_tui.errors import UserError
 from ukl_tui.paths import cache_dir
+from ukl_tui.procs import kill_group
 
 #: Where Debian's linux-source packages put their tarballs.
 DEBIAN_SOURCES = Path("/usr/src")
@@ -136,13 +136,5 @@ def unpack_tarball(
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(3)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    if proc.poll() is None:
+        kill_group(proc.pid, 3.0, leader=proc)
