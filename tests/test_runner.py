@@ -23,7 +23,6 @@ from ukl_tui.runner import (
     Runner,
     StepFinished,
     StepStarted,
-    clean_line,
     event_as_dict,
     probe_tcp,
 )
@@ -290,16 +289,6 @@ async def test_logs_are_raw_and_lines_are_clean(tmp_path):
     assert entry["cwd"] == str(tmp_path) and entry["returncode"] == 0
     assert entry["log"] == "01-out.log" and entry["lines"] == 7
     assert entry["duration"] > 0 and summary["status"] == "ok"
-
-
-def test_clean_line_unit():
-    assert clean_line("abc") == "abc"
-    assert clean_line("abc\r") == "abc"
-    assert clean_line("\x1b[1;31merror\x1b[0m") == "\x1b[1;31merror\x1b[0m"
-    assert clean_line("\x1b[6n/ # ") == "/ # "  # busybox's cursor query
-    assert clean_line("a\x1b[Kb\x08c\x00") == "abc"
-    assert clean_line("x\x1b(By") == "xy"
-    assert clean_line("\x9b31mz") == "z"
 
 
 async def test_lines_are_batched(tmp_path):

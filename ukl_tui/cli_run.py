@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ukl_tui.errors import UserError
+from ukl_tui.lines import strip_sgr
 from ukl_tui.runner import (
     Event,
     Milestone,
@@ -42,7 +43,6 @@ from ukl_tui.runner import (
     StepFinished,
     StepStarted,
     event_as_dict,
-    strip_sgr,
 )
 from ukl_tui.steps import Step
 

@@ -6,6 +6,8 @@ Neither face ever touches a subprocess: the runner owns every child, starts each
 process group with stdin on a pipe (never the app's terminal, which QEMU would take over) and
 kills the whole group on cancel, timeout or exit, so no compiler or QEMU outlives the app.
 
+What the lines mean (progress, errors, boot milestones) is read by ``lines.py``; the Runner
+keeps the per-step state (markers still missing, problems so far) and turns it into events.
 Output is delivered in batches (at most every ``batch_interval`` seconds or ``batch_lines``
 lines) because a Textual log widget is ~60x faster fed in batches than line by line
 (MEASURED.md). The raw bytes go unchanged to ``<log_dir>/<NN>-<step id>.log``; displayed lines
@@ -18,7 +20,6 @@ import asyncio
 import codecs
 import json
 import os
-import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,17 @@ from typing import Any, Literal
 
 from ukl_tui.errors import UserError
 from ukl_tui.fsutil import write_atomic
+from ukl_tui.lines import (
+    BOOT_MILESTONES,
+    Severity,
+    boot_failure,
+    build_problem,
+    clean_line,
+    estimate_objects,
+    is_object_line,
+    needs_cleaning,
+    strip_sgr,
+)
 from ukl_tui.procs import (
     group_members,
     kill_group,
@@ -37,7 +49,6 @@ from ukl_tui.procs import (
 from ukl_tui.steps import Step
 
 StepStatus = Literal["ok", "failed", "cancelled", "timeout"]
-Severity = Literal["error", "warning", "expected", "info"]
 
 # --- events ----------------------------------------------------------------------------------
 
@@ -118,162 +129,8 @@ class RunFinished:
 
 Event = StepStarted | OutputLines | Milestone | Progress | Problem | StepFinished | RunFinished
 
-# --- line cleaning ---------------------------------------------------------------------------
-
-#: Anything a terminal would interpret: C0 controls except \t and \n, DEL, C1 controls.
-_NEEDS_CLEAN_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SGR_RE = re.compile(r"\x1b\[[0-9;:]*m")
-_ESCAPE_RE = re.compile(
-    r"""
-      \x1b\[[0-?]*[ -/]*[@-~]            # CSI: colours (kept when SGR), cursor moves, clears
-    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC: window titles
-    | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC strings
-    | \x1b[ -/]*[0-~]                    # two-byte escapes: \x1bc (reset), \x1b(B, \x1b7
-    | \x1b                               # a lone ESC
-    | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
-    | [\x00-\x08\x0b-\x1f\x7f-\x9f]      # remaining control characters
-    """,
-    re.VERBOSE,
-)
-
-
-def _keep_sgr(match: re.Match[str]) -> str:
-    text = match.group(0)
-    return text if _SGR_RE.fullmatch(text) else ""
-
-
-def clean_line(line: str) -> str:
-    """What a terminal would show for one line, minus everything but colour escapes.
-
-    A trailing CR (CR LF endings) is dropped; text before an inner CR was overwritten on a
-    terminal (progress counters), so only the last segment is kept. Cursor moves, screen
-    clears, the terminal reset QEMU emits and other control characters are removed; SGR
-    colour sequences stay so a line widget can still colour errors.
-    """
-    if not _NEEDS_CLEAN_RE.search(line):
-        return line
-    line = line.rstrip("\r")
-    if "\r" in line:
-        line = line.rsplit("\r", 1)[1]
-    return _ESCAPE_RE.sub(_keep_sgr, line)
-
-
-def strip_sgr(line: str) -> str:
-    """The plain text of a line, for matching patterns against coloured output."""
-    return _SGR_RE.sub("", line) if "\x1b" in line else line
-
-
-# --- what lines mean -------------------------------------------------------------------------
-
-#: Kbuild's quiet-mode lines for objects: "  CC      init/main.o", "  CC [M]  x.o", "  LD  ...".
-_KBUILD_RE = re.compile(r"^  (?:CC|AS|LD|AR)(?: \[M\])? +\S")
-_ERROR_RE = re.compile(
-    r"\berror:|\bError \d+\b|undefined reference|\*\*\* .*\bStop\."
-    r"|: command not found$|^(?:/bin/)?sh: \d+: [^:]+: not found$"
-)
-_WARNING_RE = re.compile(r"\bwarning:")
-_ERROR_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"openssl/\S+\.h"), "install the openssl headers (Debian: libssl-dev)"),
-    (re.compile(r"\b(?:lib)?g?elf\.h\b"), "install the libelf headers (Debian: libelf-dev)"),
-    (re.compile(r"\b(flex|bison|bc|hostname|autoreconf|cpio)\b.*not found"), "install {0}"),
-    (
-        re.compile(r"relocation R_X86_64_(?:32S?|PC32) against|recompile with -fPIE"),
-        "a PIE toolchain: UKL code must be built without PIE (ukl issues #22/#23)",
-    ),
-    (
-        re.compile(r"undefined reference"),
-        "a symbol is missing at link time: the library or UKL.a that defines it was not built",
-    ),
-)
+#: Problems kept per step (a broken build can print millions of error lines).
 _MAX_PROBLEMS = 1000
-
-#: Boot milestones, in the order a healthy UKL boot prints them.
-BOOT_MILESTONES: tuple[str, ...] = (
-    "Linux version",
-    "Clearing SMEP",
-    "Clearing SMAP",
-    "Run /init",
-    "UKL BOOTED",
-)
-
-
-@dataclass(frozen=True)
-class BootFailure:
-    """A console line that means the boot went wrong; ``fatal`` ones stop QEMU shortly after."""
-
-    pattern: str
-    hint: str
-    fatal: bool
-
-
-BOOT_FAILURES: tuple[BootFailure, ...] = (
-    BootFailure(
-        "Unable to mount root fs",
-        "the kernel found no usable initramfs: boot with the UKL initrd; ukl's initrd is "
-        "nearly empty when perf was missing at build time (ukl issue #38)",
-        True,
-    ),
-    BootFailure(
-        "Kernel panic",
-        "the kernel stopped; the lines just above say why (no init, wrong initrd, missing "
-        "driver, or the app crashed in ring 0)",
-        True,
-    ),
-    BootFailure(
-        "BUG: unable to handle page fault",
-        "a kernel-mode fault: with UKL usually SMAP/SMEP still on (-cpu ...,-smap,-smep and "
-        "clearcpuid=smap,smep) or a bug in the app (ukl issue #30)",
-        False,
-    ),
-)
-
-# --- estimates from earlier runs ----------------------------------------------------------------
-
-
-def count_objects(log: Path) -> int:
-    """How many Kbuild object lines a log holds (the progress total of a repeat build)."""
-    count = 0
-    try:
-        with log.open("r", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("  ") and _KBUILD_RE.match(line):
-                    count += 1
-    except OSError:
-        return 0
-    return count
-
-
-def estimate_objects(step_id: str, search_dirs: Sequence[Path]) -> int | None:
-    """The object count of the newest successful earlier run of this step, if any."""
-    candidates: list[tuple[float, Path]] = []
-    for directory in search_dirs:
-        try:
-            candidates.append((directory.stat().st_mtime, directory))
-        except OSError:
-            continue
-    for _, directory in sorted(candidates, reverse=True):
-        summary = directory / "summary.json"
-        try:
-            data = json.loads(summary.read_text())
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict):
-            for entry in data.get("steps", []):
-                if (
-                    isinstance(entry, dict)
-                    and entry.get("id") == step_id
-                    and entry.get("status") == "ok"
-                    and isinstance(entry.get("objects"), int)
-                    and entry["objects"] > 0
-                ):
-                    return int(entry["objects"])
-            continue
-        for log in sorted(directory.glob(f"*-{step_id}.log")):
-            count = count_objects(log)
-            if count:
-                return count
-    return None
-
 
 # --- the runner ------------------------------------------------------------------------------
 
@@ -699,7 +556,7 @@ class Runner:
             lines.append(st.partial)
             st.partial = ""
         if lines:
-            if _NEEDS_CLEAN_RE.search(text):
+            if needs_cleaning(text):
                 lines = [clean_line(line) for line in lines]
             kind = st.step.kind
             for line in lines:
@@ -722,23 +579,22 @@ class Runner:
                     st.milestones_left.remove(key)
                     self._milestone(st, key, plain)
                     break
-            for failure in BOOT_FAILURES:
-                if failure.pattern in plain:
-                    self._problem(st, "error", st.line_no, plain, failure.hint)
-                    st.failure_seen = True
-                    if failure.fatal and st.stop_reason is None and self._loop is not None:
-                        self._loop.call_later(self.panic_grace, self._request_stop, st, "fatal")
-                    break
+            failure = boot_failure(plain)
+            if failure is not None:
+                self._problem(st, "error", st.line_no, plain, failure.hint)
+                st.failure_seen = True
+                if failure.fatal and st.stop_reason is None and self._loop is not None:
+                    self._loop.call_later(self.panic_grace, self._request_stop, st, "fatal")
         else:
-            if line.startswith("  ") and _KBUILD_RE.match(line):
+            if is_object_line(line):
                 st.objects += 1
                 return
-            if "rror" in line or "warning:" in line or "undefined" in line or "found" in line:
-                plain = strip_sgr(line)
-                if _ERROR_RE.search(plain):
-                    self._build_problem(st, "error", plain)
-                elif _WARNING_RE.search(plain):
-                    self._build_problem(st, "warning", plain)
+            found = build_problem(line)
+            if found is not None:
+                severity, plain, hint = found
+                if st.step.expected_failure_note:
+                    severity, hint = "expected", st.step.expected_failure_note
+                self._problem(st, severity, st.line_no, plain, hint)
         if st.markers_left:
             plain = strip_sgr(line)
             for marker in st.markers_left:
@@ -753,18 +609,6 @@ class Runner:
                     ):
                         self._loop.call_soon(self._request_stop, st, "success")
                     break
-
-    def _build_problem(self, st: _StepState, severity: Severity, text: str) -> None:
-        hint = ""
-        if severity == "error":
-            for pattern, template in _ERROR_HINTS:
-                m = pattern.search(text)
-                if m:
-                    hint = template.format(*m.groups())
-                    break
-        if st.step.expected_failure_note:
-            severity, hint = "expected", st.step.expected_failure_note
-        self._problem(st, severity, st.line_no, text, hint)
 
     def _milestone(self, st: _StepState, key: str, line: str) -> None:
         elapsed = time.monotonic() - st.started

@@ -33,8 +33,8 @@ from textual.worker import Worker, WorkerState
 
 from ukl_tui.cli_run import ProbeResult, RunEvent, RunJob, RunSession, RunState, Verdict
 from ukl_tui.errors import UserError
+from ukl_tui.lines import BOOT_MILESTONES
 from ukl_tui.runner import (
-    BOOT_MILESTONES,
     Milestone,
     OutputLines,
     Problem,
