@@ -63,3 +63,18 @@ def test_commands_run_without_textual(argv: list[str], tmp_path: Path) -> None:
     assert "textual imported" not in res.stderr
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().splitlines()[-1] in ("rc 0", "rc 1")
+
+
+def test_the_run_screen_and_the_run_core_do_not_import_the_command() -> None:
+    """The run's logic is core (run_session); the command and the screen are two faces on it."""
+    import ast
+
+    for module in ("screens/run.py", "run_session.py", "runner.py", "lines.py"):
+        tree = ast.parse((ROOT / "ukl_tui" / module).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        assert not {m for m in imported if m and m.startswith("ukl_tui.cli")}, module

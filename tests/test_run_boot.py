@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.boot_fixtures import alive, bzimage, live_group  # noqa: F401
 from tests.test_run_support import boot_step_dict, pids_with_cmdline, run_cli, write_steps
-from ukl_tui.cli_run import RunJob
+from ukl_tui.run_session import RunJob
 from ukl_tui.screens.run import RunApp
 from ukl_tui.steps import Step
 from ukl_tui.widgets.logpane import ChipStrip, PaneLog

@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 
 from tests.support.boot_fixtures import alive
 from tests.test_run_support import make_project
-from ukl_tui.cli_run import RunJob
+from ukl_tui.run_session import RunJob
 from ukl_tui.runner import (
     Milestone,
     OutputLines,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.boot_fixtures import alive
-from ukl_tui.cli_run import ProbeResult, RunJob, RunSession, RunState, new_run_dir
 from ukl_tui.errors import UserError
+from ukl_tui.run_session import ProbeResult, RunJob, RunSession, RunState, new_run_dir
 from ukl_tui.runner import Milestone, OutputLines, RunFinished
 from ukl_tui.steps import Step
 

@@ -1,6 +1,6 @@
 """The Run screen: the build and the QEMU console live, side by side or as tabs.
 
-Everything shown comes from a :class:`~ukl_tui.cli_run.RunState` fed with the Runner's
+Everything shown comes from a :class:`~ukl_tui.run_session.RunState` fed with the Runner's
 events, the same state ``ukl-tui run --no-tui`` prints from, so both faces agree on what
 happened and why. Output goes to :class:`~ukl_tui.widgets.logpane.PaneLog` panes in the
 Runner's batches; rich styling is kept to the status line, the step and milestone strips, the
@@ -31,9 +31,17 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static, Ta
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from ukl_tui.cli_run import ProbeResult, RunEvent, RunJob, RunSession, RunState, Verdict
 from ukl_tui.errors import UserError
 from ukl_tui.lines import BOOT_MILESTONES
+from ukl_tui.run_session import (
+    ProbeResult,
+    RunEvent,
+    RunJob,
+    RunSession,
+    RunState,
+    Verdict,
+    new_run_dir,
+)
 from ukl_tui.runner import (
     Milestone,
     OutputLines,
@@ -232,8 +240,6 @@ class RunScreen(Screen[int]):
             return
         try:
             if self.log_dir is None:
-                from ukl_tui.cli_run import new_run_dir
-
                 self.log_dir = new_run_dir()
             else:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
