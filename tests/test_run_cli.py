@@ -161,12 +161,9 @@ def _sleeper_steps(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_timeout_kills_the_whole_group(tmp_path):
     steps, pidfile = _sleeper_steps(tmp_path)
-    start = time.monotonic()
     result = run_cli(["run", "--steps", str(steps), "--no-tui", "--timeout", "2"], tmp_path)
-    took = time.monotonic() - start
     assert result.returncode == 1
     assert "ukl-tui: FAILED: stopped after the --timeout of 2 s during step wait" in result.stdout
-    assert took < 15
     assert not alive(int(pidfile.read_text()))
 
 
@@ -189,7 +186,7 @@ def test_ctrl_c_kills_the_whole_group(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 1
+    assert proc.returncode == 130  # 128 + SIGINT, as a shell reports it
     assert "FAILED: interrupted by SIGINT during step wait" in out
     assert "==> [2/2]" not in out
     assert not alive(sleeper)

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +27,7 @@ from ukl_tui.run_session import (
     RunEvent,
     RunJob,
     RunSession,
+    StopSignals,
     Verdict,
     new_run_dir,
 )
@@ -178,7 +178,10 @@ def register(sub: Any) -> None:
         description="Run a plan's steps in order (build, initramfs, QEMU boot), stopping at the "
         "first failure; every step's full output goes to a log file with a summary.json beside "
         "it. Exit 0 when the boot reached its success marker (for a server: when its forwarded "
-        "port answered), 1 otherwise, 2 on bad input. No make or QEMU outlives the command.",
+        "port answered), 1 otherwise, 2 on bad input, 128+N when signal N stopped it (130 "
+        "Ctrl+C, 143 SIGTERM, 129 SIGHUP: the run's process groups are stopped and its "
+        "summary written first; a second signal while stopping kills them at once). No make "
+        "or QEMU outlives the command.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--plan", metavar="FILE", help="a plan file (ukl-tui.toml)")
@@ -305,25 +308,17 @@ async def _headless(job: RunJob, log_dir: Path, args: argparse.Namespace) -> int
         out.write(f"ukl-tui: running {len(job.steps)} steps of {job.title}; logs in {log_dir}\n")
         out.flush()
     loop = asyncio.get_running_loop()
-
-    def interrupted(signum: int) -> None:
-        session.stop(f"interrupted by {signal.Signals(signum).name}")
-
-    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    for sig in sigs:
-        loop.add_signal_handler(sig, interrupted, sig)
     stdin_fd: int | None = None
-    if args.stay:
-        stdin_fd = _forward_stdin(loop, session)
-    try:
-        verdict = await session.run()
-    finally:
-        for sig in sigs:
-            loop.remove_signal_handler(sig)
-        if stdin_fd is not None:
-            loop.remove_reader(stdin_fd)
+    with StopSignals() as signals:  # a signal stops the session (run_session.StopSignals)
+        if args.stay:
+            stdin_fd = _forward_stdin(loop, session)
+        try:
+            verdict = await session.run()
+        finally:
+            if stdin_fd is not None:
+                loop.remove_reader(stdin_fd)
     printer.verdict(verdict, log_dir)
-    return verdict.exit_code
+    return signals.exit_status or verdict.exit_code
 
 
 def _forward_stdin(loop: asyncio.AbstractEventLoop, session: RunSession) -> int | None:

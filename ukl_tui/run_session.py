@@ -16,10 +16,14 @@ and ``ukl-tui run --no-tui``) add on top of it lives here, so they judge a run i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
+import sys
+import termios
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ukl_tui.errors import UserError
-from ukl_tui.procs import kill_group
+from ukl_tui.procs import kill_group, kill_live_groups
 from ukl_tui.runner import (
     Event,
     Milestone,
@@ -503,6 +507,12 @@ class RunSession:
         """A line for the guest console; False when no interactive step is running."""
         return self.runner.send_input(text)
 
+    def abandon(self, reason: str) -> None:
+        """A forced exit is coming: SIGKILL the run's groups now and write what it has."""
+        if self.state.stop_reason is None:
+            self.state.stop_reason = reason
+        self.runner.kill_now()
+
     def verdict(self) -> Verdict:
         """See :meth:`RunState.verdict`."""
         return self.state.verdict()
@@ -515,9 +525,11 @@ class RunSession:
             timer = loop.call_later(
                 self.timeout, self.stop, f"stopped after the --timeout of {self.timeout:g} s"
             )
+        _running.add(self)
         try:
             await self.runner.run()
         finally:
+            _running.discard(self)
             if timer is not None:
                 timer.cancel()
             if self._probe_task is not None and not self._probe_task.done():
@@ -558,3 +570,142 @@ class RunSession:
             self._event(result)
         if self.stop_after_success:
             self.stop("done")
+
+
+# ----- signals -------------------------------------------------------------------------------
+
+#: The signals that stop a run: Ctrl+C, ``kill``, a closed terminal (QEMU runs in a session of
+#: its own, so nobody else would stop it).
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: The sessions running now, for whoever handles a signal (one face per process).
+_running: set[RunSession] = set()
+
+
+def signal_exit_status(signum: int) -> int:
+    """The exit status after signal ``signum`` stopped a face: 128 + N, as shells report it
+    (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP).
+    """
+    return 128 + signum
+
+
+#: What a full-screen face leaves the terminal with on a forced exit: main screen back,
+#: cursor shown, no mouse reporting or bracketed paste.
+_LEAVE_SCREEN = "\x1b[?1049l\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l"
+
+
+class StopSignals:
+    """SIGINT, SIGTERM and SIGHUP for exactly as long as a face runs; the one place for both.
+
+    The headless command holds it around its run; the Textual apps from their Load to their
+    Unmount. While installed:
+
+    - the first signal stops every running :class:`RunSession` (each stops its process groups
+      and writes its summary), then calls ``on_signal`` (the app exits, which restores the
+      terminal); the face then exits with :func:`signal_exit_status`;
+    - a second signal while that is under way forces it: SIGKILL to every group at once, the
+      summaries written as they stand, the terminal restored, exit with that status at once;
+    - once the face has gone (``alive`` says no) a signal gets its previous handling back.
+
+    :meth:`restore` puts back the handlers that were there before (``signal.getsignal``), not
+    the defaults. Install and restore in the main thread, inside the running event loop.
+    """
+
+    def __init__(
+        self,
+        on_signal: Callable[[int], None] | None = None,
+        *,
+        alive: Callable[[], bool] | None = None,
+        full_screen: bool = False,
+    ) -> None:
+        """``full_screen``: the face owns the terminal (restored on a forced exit)."""
+        self.on_signal = on_signal
+        self.alive = alive
+        self.full_screen = full_screen
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tty: tuple[int, list[Any]] | None = None
+
+    @property
+    def exit_status(self) -> int | None:
+        """:func:`signal_exit_status` of the signal received, None without one."""
+        return None if self.received is None else signal_exit_status(self.received)
+
+    def install(self) -> None:
+        """Catch the signals in the running loop, remembering the handlers they had."""
+        if self._loop is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._tty = _terminal_state()
+        for sig in STOP_SIGNALS:
+            self._previous[sig] = signal.getsignal(sig)
+            loop.add_signal_handler(sig, self._signalled, sig)
+        self._loop = loop
+
+    def restore(self) -> None:
+        """Give every signal back the handler it had before :meth:`install`."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        for sig, previous in self._previous.items():
+            if not loop.is_closed():
+                loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_DFL if previous is None else previous)
+        self._previous.clear()
+
+    def __enter__(self) -> StopSignals:
+        """Install (see the class docstring)."""
+        self.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Restore."""
+        self.restore()
+
+    def _signalled(self, sig: int) -> None:
+        if self.alive is not None and not self.alive():
+            self.restore()  # the face is gone: what was there before decides
+            os.kill(os.getpid(), sig)
+            return
+        if self.received is not None:
+            self._force(sig)
+            return
+        self.received = sig
+        reason = f"interrupted by {signal.Signals(sig).name}"
+        for session in list(_running):
+            session.stop(reason)
+        if self.on_signal is not None:
+            self.on_signal(sig)
+
+    def _force(self, sig: int) -> None:
+        """The second signal: no more grace periods."""
+        reason = f"interrupted by {signal.Signals(sig).name} (twice: killed at once)"
+        for session in list(_running):
+            session.abandon(reason)
+        kill_live_groups(grace=0)
+        if self.full_screen:
+            _restore_terminal(self._tty)
+        with contextlib.suppress(OSError):
+            os.write(2, b"ukl-tui: a second signal while stopping: killed at once\n")
+        self.restore()
+        os._exit(signal_exit_status(self.received or sig))
+
+
+def _terminal_state() -> tuple[int, list[Any]] | None:
+    """The terminal's settings as the face found them (a full-screen face changes them)."""
+    try:
+        fd = sys.stdin.fileno()
+        return (fd, termios.tcgetattr(fd)) if os.isatty(fd) else None
+    except (OSError, ValueError, termios.error):
+        return None
+
+
+def _restore_terminal(saved: tuple[int, list[Any]] | None) -> None:
+    if saved is None:
+        return
+    fd, attrs = saved
+    with contextlib.suppress(OSError, termios.error):
+        termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    with contextlib.suppress(OSError):
+        os.write(1 if os.isatty(1) else fd, _LEAVE_SCREEN.encode())

@@ -20,6 +20,7 @@ import asyncio
 import codecs
 import json
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,7 @@ from ukl_tui.procs import (
     group_members,
     kill_group,
     register_group,
+    signal_group,
     terminate_group,
     unregister_group,
 )
@@ -241,6 +243,25 @@ class Runner:
     def live_groups(self) -> list[int]:
         """The process groups of this run's steps that still have a live member."""
         return [st.pgid for st in self._states if st.pgid is not None and group_members(st.pgid)]
+
+    def kill_now(self) -> None:
+        """End the run at once for a process about to exit (a forced exit on a second signal).
+
+        Synchronous and without grace periods: SIGKILL every live group, flush the running
+        step's log, write the summary as it stands (the step and the run ``cancelled``).
+        """
+        for pgid in self.live_groups():
+            signal_group(pgid, signal.SIGKILL)
+        st = self._current
+        if st is not None:
+            st.stop_reason = st.stop_reason or "cancelled"
+            st.status = "cancelled"
+            st.duration = time.monotonic() - st.started
+            if st.log is not None and not st.log.closed:
+                st.log.flush()
+        self._cancelled = True
+        self.status = "cancelled"
+        self._write_summary()
 
     def cancel(self) -> None:
         """Stop the running step (its whole process group) and run no further steps."""

@@ -8,18 +8,17 @@ verdict box and the jump list of errors.
 
 No process outlives the screen: Stop (ctrl+s) ends the running step's process group, leaving
 the screen or quitting the app cancels the run worker (the Runner kills the group when
-cancelled), SIGTERM/SIGHUP stop the run and exit, and the Runner's atexit hook is the last net.
+cancelled), SIGINT/SIGTERM/SIGHUP stop the run and exit (:class:`StopSignalsForTheApp`, for the
+app's lifetime), and the Runner's atexit hook is the last net.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -39,8 +38,10 @@ from ukl_tui.run_session import (
     RunJob,
     RunSession,
     RunState,
+    StopSignals,
     Verdict,
     new_run_dir,
+    signal_exit_status,
 )
 from ukl_tui.runner import (
     Milestone,
@@ -180,7 +181,6 @@ class RunScreen(Screen[int]):
         self._show_warnings = False
         self._prompt = ""
         self._leave_armed = 0.0
-        self._signals: list[int] = []
         self._internal_error: str | None = None
 
     # ----- layout -------------------------------------------------------------------------
@@ -219,10 +219,9 @@ class RunScreen(Screen[int]):
         return "$ " + boot.shell_line()
 
     def on_mount(self) -> None:
-        """Paint the initial state, catch SIGTERM/SIGHUP, start the run."""
+        """Paint the initial state, start the run."""
         self._refresh_all()
         self.set_interval(1.0, self._tick)
-        self._install_signal_handlers()
         if self.autostart:
             self.start()
 
@@ -230,7 +229,6 @@ class RunScreen(Screen[int]):
         """Leaving the screen stops the run (its worker is cancelled with the screen)."""
         if self.session is not None and self.state.running:
             self.session.stop("the Run screen was closed")
-        self._remove_signal_handlers()
 
     # ----- running ------------------------------------------------------------------------
 
@@ -641,36 +639,39 @@ class RunScreen(Screen[int]):
         """What ``ukl-tui run`` exits with: 0 when the run did what it should."""
         return self.state.verdict().exit_code if not self._internal_error else 1
 
-    # ----- signals ------------------------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
-        """SIGTERM/SIGHUP (a closed terminal) stop the run and exit: QEMU runs in its own
-        session, so nobody else would stop it.
-        """
+class StopSignalsForTheApp:
+    """SIGINT, SIGTERM and SIGHUP for the app's lifetime (its Load to its Unmount).
+
+    A mixin for the Textual apps (``class RunApp(StopSignalsForTheApp, App[int])``): a
+    signal stops the running run, if any (its process groups, its summary), and the app exits
+    with 128 + N, restoring the terminal; a second signal while stopping forces it. The
+    handlers the process had before come back when the app unmounts. All of it is
+    :class:`~ukl_tui.run_session.StopSignals`, which the headless run uses too.
+    """
+
+    _stop_signals: StopSignals | None = None
+
+    def on_load(self) -> None:
+        """Catch the signals as the app starts (before the driver takes the terminal)."""
+        app = cast("App[Any]", self)
+        signals = StopSignals(self._exit_on_signal, alive=lambda: app.is_running, full_screen=True)
         try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                self._signals.append(sig)
+            signals.install()
         except (RuntimeError, ValueError, NotImplementedError):
-            pass  # not the main thread: the Runner's atexit hook still applies
+            return  # not the main thread: the Runner's atexit hook still applies
+        self._stop_signals = signals
 
-    def _remove_signal_handlers(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        for sig in self._signals:
-            loop.remove_signal_handler(sig)
-        self._signals = []
+    def on_unmount(self) -> None:
+        """Give the process its previous handlers back."""
+        if self._stop_signals is not None:
+            self._stop_signals.restore()
 
-    def _on_signal(self, sig: int) -> None:
-        if self.session is not None and self.state.running:
-            self.session.stop(f"interrupted by {signal.Signals(sig).name}")
-        self.app.exit(1)
+    def _exit_on_signal(self, sig: int) -> None:
+        cast("App[Any]", self).exit(signal_exit_status(sig))
 
 
-class RunApp(App[int]):
+class RunApp(StopSignalsForTheApp, App[int]):
     """``ukl-tui run --plan FILE``: the Run screen on its own; exits with the run's code."""
 
     TITLE = "ukl-tui run"
