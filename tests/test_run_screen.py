@@ -369,3 +369,28 @@ def test_the_wizard_hand_off_takes_a_checked_plan(real_tree, ukl_overlay, tmp_pa
     assert job.boot_step is not None and job.boot_step.kind == "boot"
     assert job.artifacts["kernel"] == str(built.kernel)
     assert job.probe_host == str(built.boot.network.forward_bind)
+
+
+async def test_quitting_while_the_tab_underline_moves_does_not_hang():
+    """Issue 9: ctrl+q as the screen switched to the QEMU tab waited forever in ``press``.
+
+    The Tabs underline starts its animation on a timer; one that starts after the app stopped
+    its animator never completes, and Pilot waits for animations to complete. The apps'
+    animator ends such an animation at once. Animations are on here (they are the point).
+    """
+    import asyncio
+
+    from textual.widgets._tabs import Underline
+
+    app = demo_app()
+    app.animation_level = "full"
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.run_screen
+        underline = screen.query_one("#run-tabs").query_one(Underline)
+        screen.action_show("qemu")
+        await asyncio.wait_for(pilot.press("ctrl+q"), 30)
+    assert not app.is_running
+    # The race made deterministic: an animation asked for after the animator stopped.
+    app.animator.animate(underline, "highlight_start", 7, duration=0.3)
+    await asyncio.wait_for(app.animator.wait_until_complete(), 10)
+    assert underline.highlight_start == 7

@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from ukl_tui.errors import UserError
-from ukl_tui.screens.run import StopSignalsForTheApp
+from ukl_tui.widgets.lifetime import AppLifetime
 from ukl_tui.widgets.palette import SymbolProvider
 from ukl_tui.widgets.steps import StepBar
 
@@ -243,7 +243,7 @@ class TreeLoaded(Message, bubble=False):
         self.error = error
 
 
-class UklApp(StopSignalsForTheApp, App[int]):
+class UklApp(AppLifetime, App[int]):
     """The ukl-tui wizard (see module docstring)."""
 
     CSS_PATH = "ukl_tui.tcss"

@@ -8,8 +8,8 @@ verdict box and the jump list of errors.
 
 No process outlives the screen: Stop (ctrl+s) ends the running step's process group, leaving
 the screen or quitting the app cancels the run worker (the Runner kills the group when
-cancelled), SIGINT/SIGTERM/SIGHUP stop the run and exit (:class:`StopSignalsForTheApp`, for the
-app's lifetime), and the Runner's atexit hook is the last net.
+cancelled), SIGINT/SIGTERM/SIGHUP stop the run and exit (the app's
+:class:`~ukl_tui.widgets.lifetime.AppLifetime`), and the Runner's atexit hook is the last net.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import gc
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -38,10 +38,8 @@ from ukl_tui.run_session import (
     RunJob,
     RunSession,
     RunState,
-    StopSignals,
     Verdict,
     new_run_dir,
-    signal_exit_status,
 )
 from ukl_tui.runner import (
     Milestone,
@@ -53,6 +51,7 @@ from ukl_tui.runner import (
     StepStarted,
 )
 from ukl_tui.steps import Step
+from ukl_tui.widgets.lifetime import AppLifetime
 from ukl_tui.widgets.logpane import ChipStrip, PaneLog
 
 if TYPE_CHECKING:
@@ -640,38 +639,7 @@ class RunScreen(Screen[int]):
         return self.state.verdict().exit_code if not self._internal_error else 1
 
 
-class StopSignalsForTheApp:
-    """SIGINT, SIGTERM and SIGHUP for the app's lifetime (its Load to its Unmount).
-
-    A mixin for the Textual apps (``class RunApp(StopSignalsForTheApp, App[int])``): a
-    signal stops the running run, if any (its process groups, its summary), and the app exits
-    with 128 + N, restoring the terminal; a second signal while stopping forces it. The
-    handlers the process had before come back when the app unmounts. All of it is
-    :class:`~ukl_tui.run_session.StopSignals`, which the headless run uses too.
-    """
-
-    _stop_signals: StopSignals | None = None
-
-    def on_load(self) -> None:
-        """Catch the signals as the app starts (before the driver takes the terminal)."""
-        app = cast("App[Any]", self)
-        signals = StopSignals(self._exit_on_signal, alive=lambda: app.is_running, full_screen=True)
-        try:
-            signals.install()
-        except (RuntimeError, ValueError, NotImplementedError):
-            return  # not the main thread: the Runner's atexit hook still applies
-        self._stop_signals = signals
-
-    def on_unmount(self) -> None:
-        """Give the process its previous handlers back."""
-        if self._stop_signals is not None:
-            self._stop_signals.restore()
-
-    def _exit_on_signal(self, sig: int) -> None:
-        cast("App[Any]", self).exit(signal_exit_status(sig))
-
-
-class RunApp(StopSignalsForTheApp, App[int]):
+class RunApp(AppLifetime, App[int]):
     """``ukl-tui run --plan FILE``: the Run screen on its own; exits with the run's code."""
 
     TITLE = "ukl-tui run"
