@@ -366,9 +366,6 @@ class Runner:
         try:
             await self._spawn_and_watch(st)
         except asyncio.CancelledError:
-            if st.pgid is not None:
-                kill_group(st.pgid, grace=0.5)
-                unregister_group(st.pgid)
             st.status = "cancelled"
             raise
         finally:
@@ -387,8 +384,10 @@ class Runner:
             self._problem(st, "error", 0, f"working directory {step.cwd} does not exist", "")
             st.status = "failed"
             return
-        try:
-            proc = await asyncio.create_subprocess_exec(
+        # Shielded: a cancel that lands while the process is being created must not leave it
+        # (asyncio would kill the leader only, not what it has started) before we know its group.
+        creating = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 *step.argv,
                 cwd=step.cwd,
                 env=env,
@@ -398,6 +397,15 @@ class Runner:
                 start_new_session=True,
                 limit=1 << 20,
             )
+        )
+        cancelled_while_starting = False
+        try:
+            proc = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            await asyncio.wait({creating})
+            if creating.cancelled() or creating.exception() is not None:
+                raise
+            proc, cancelled_while_starting = creating.result(), True
         except OSError as exc:
             self._problem(
                 st,
@@ -418,6 +426,8 @@ class Runner:
         reader = asyncio.ensure_future(self._pump(st, proc.stdout))
         waiter = asyncio.ensure_future(proc.wait())
         try:
+            if cancelled_while_starting:
+                raise asyncio.CancelledError
             await self._watch(st, proc, waiter)
             # Whatever the leader left behind in its group goes too, releasing the output pipe
             # (asyncio's wait() also waits for the pipe to close).
@@ -433,6 +443,17 @@ class Runner:
             st.returncode = proc.returncode
             if st.kill_task is not None:
                 await st.kill_task
+        except asyncio.CancelledError:
+            # The face is going (its worker cancelled, an exception): end the group now, then
+            # take what the programs wrote before they died into the log (the pipe sees EOF).
+            kill_group(st.pgid, grace=0.5)
+            pending: set[asyncio.Future[Any]] = {reader, waiter}
+            if st.kill_task is not None and not st.kill_task.done():
+                st.kill_task.cancel()  # the group is gone already
+                pending.add(st.kill_task)
+            await asyncio.wait(pending, timeout=2.0)
+            st.returncode = proc.returncode
+            raise
         finally:
             for task in (reader, waiter):
                 if not task.done():
