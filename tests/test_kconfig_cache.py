@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.boot_fixtures import children_of
 from ukl_tui.kconfig import cache, load_tree
 
 
@@ -79,30 +80,14 @@ def test_corrupt_cache_is_a_miss(tree_copy) -> None:
     assert not tree.cache_hit and tree.value("INET") == "y"
 
 
-def _children_of_this_process() -> list[int]:
-    """Every process (zombies included) whose parent is this one, from /proc."""
-    me = os.getpid()
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(b")") + 2 :].split()[1]) == me:
-            found.append(int(entry))
-    return found
-
-
 def test_the_cache_writer_leaves_no_process_or_thread_behind(tree_copy) -> None:
     import threading
 
-    before = set(_children_of_this_process())
+    before = set(children_of(os.getpid()))
     threads = threading.active_count()
     tree = load_tree(tree_copy)  # a miss: written in the background
     assert not tree.cache_hit
-    assert set(_children_of_this_process()) <= before  # no fork, nothing to reap
+    assert set(children_of(os.getpid())) <= before  # no fork, nothing to reap
     cache.wait_for_writers()
     assert threading.active_count() == threads
     entries = list((Path(os.environ["XDG_CACHE_HOME"]) / "ukl-tui" / "kconfig").iterdir())

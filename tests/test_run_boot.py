@@ -98,8 +98,8 @@ async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F81
         assert console.value == ""  # sent
         await until(pilot, lambda: "hi-42" in log.lines, "the guest's answer", 30)
         assert any(line.endswith("echo hi-$((6*7))") for line in log.lines)  # the echo
-        qemu = screen.session.runner._states[0].pgid
-        assert qemu is not None and alive(qemu)
+        (qemu,) = screen.session.runner.live_groups()
+        assert alive(qemu)
         # Stop: QEMU and its whole group are gone, the run counts as a success.
         await pilot.click("#stop")
         await until(pilot, lambda: not screen.state.running, "the run to end", 20)

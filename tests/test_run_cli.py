@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.boot_fixtures import alive
-from tests.test_run_support import cli_env, make_project, run_cli, step_dict, write_steps
+from tests.test_run_support import (
+    cli_env,
+    make_project,
+    run_cli,
+    start_cli,
+    step_dict,
+    write_steps,
+)
 
 PY = sys.executable
 
@@ -169,15 +176,7 @@ def test_timeout_kills_the_whole_group(tmp_path):
 
 def test_ctrl_c_kills_the_whole_group(tmp_path):
     steps, pidfile = _sleeper_steps(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ukl_tui.cli", "run", "--steps", str(steps), "--no-tui"],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(["run", "--steps", str(steps), "--no-tui"], tmp_path)
     try:
         sleeper = _pid_from(pidfile)
         assert alive(sleeper)

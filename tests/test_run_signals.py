@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.boot_fixtures import alive
-from tests.test_run_support import cli_env, step_dict, write_steps
+from tests.test_run_support import start_cli, step_dict, write_steps
 from ukl_tui import cli_run
 from ukl_tui.run_session import STOP_SIGNALS, RunJob
 from ukl_tui.screens.run import RunApp
@@ -155,15 +154,7 @@ def test_a_second_signal_while_stopping_kills_at_once(tmp_path):
         tmp_path / "steps.json", [step_dict("hold", ["sh", "-c", script], tmp_path)]
     )
     logs = tmp_path / "logs"
-    proc = subprocess.Popen(
-        [PY, "-m", "ukl_tui.cli", "run", "--steps", str(steps), "--no-tui", "--log-dir", str(logs)],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(["run", "--steps", str(steps), "--no-tui", "--log-dir", str(logs)], tmp_path)
     try:
         assert proc.stdout is not None
         stubborn = None
