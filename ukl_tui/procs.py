@@ -76,6 +76,18 @@ def kill_group(
         leader.wait()
 
 
+def sigkill_groups(pgids: list[int], wait: float = 2.0) -> None:
+    """SIGKILL groups at once (a forced exit) and wait up to ``wait`` seconds until they are gone.
+
+    Delivery is not instant: a process about to exit waits, so that it leaves nothing behind.
+    """
+    for pgid in pgids:
+        signal_group(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + wait
+    while any(group_members(pgid) for pgid in pgids) and time.monotonic() < deadline:
+        time.sleep(_POLL / 5)
+
+
 async def terminate_group(pgid: int, grace: float) -> None:
     """:func:`kill_group` for an event loop: it keeps running during the grace period.
 
@@ -128,8 +140,8 @@ def kill_live_groups(grace: float = 1.0) -> None:
     with _live_lock:
         groups = list(_live_groups)
         _live_groups.clear()
+    if grace <= 0:
+        sigkill_groups(groups)
+        return
     for pgid in groups:
-        if grace > 0:
-            kill_group(pgid, grace)
-        else:
-            signal_group(pgid, signal.SIGKILL)
+        kill_group(pgid, grace)

@@ -20,7 +20,6 @@ import asyncio
 import codecs
 import json
 import os
-import signal
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -44,7 +43,7 @@ from ukl_tui.procs import (
     group_members,
     kill_group,
     register_group,
-    signal_group,
+    sigkill_groups,
     terminate_group,
     unregister_group,
 )
@@ -250,8 +249,7 @@ class Runner:
         Synchronous and without grace periods: SIGKILL every live group, flush the running
         step's log, write the summary as it stands (the step and the run ``cancelled``).
         """
-        for pgid in self.live_groups():
-            signal_group(pgid, signal.SIGKILL)
+        sigkill_groups(self.live_groups())
         st = self._current
         if st is not None:
             st.stop_reason = st.stop_reason or "cancelled"
