@@ -61,7 +61,8 @@ def group_members(pgid: int) -> list[int]:
 def kill_group(
     pgid: int, grace: float = 1.0, *, leader: subprocess.Popen[Any] | None = None
 ) -> None:
-    """SIGTERM a group, wait up to ``grace`` seconds for it to go, SIGKILL the rest (blocking).
+    """SIGTERM a group, wait up to ``grace`` seconds for it to go, SIGKILL the rest (blocking)
+    and wait (up to two seconds more) until they are gone.
 
     ``leader``, the Popen that leads the group, is reaped afterwards so it leaves no zombie.
     """
@@ -69,7 +70,7 @@ def kill_group(
     deadline = time.monotonic() + grace
     while group_members(pgid):
         if time.monotonic() >= deadline:
-            signal_group(pgid, signal.SIGKILL)
+            sigkill_groups([pgid])
             break
         time.sleep(_POLL)
     if leader is not None:
