@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.boot_fixtures import alive
-from tests.test_run_support import start_cli, step_dict, write_steps
+from tests.test_run_support import cli_env, start_cli, step_dict, write_steps
 from ukl_tui import cli_run
 from ukl_tui.run_session import STOP_SIGNALS, RunJob
 from ukl_tui.screens.run import RunApp
@@ -178,3 +179,64 @@ def test_a_second_signal_while_stopping_kills_at_once(tmp_path):
     assert summary["status"] == "cancelled" and summary["steps"][0]["status"] == "cancelled"
     log = (logs / "01-hold.log").read_text()
     assert f"stubborn={stubborn}" in log and "got-term" in log  # the log has it all
+
+
+@pytest.mark.parametrize("signals", [1, 2])
+def test_the_run_screen_in_a_terminal_stops_on_signals(tmp_path, signals):
+    """``ukl-tui run`` on a real terminal (a pty): one SIGTERM stops the run and exits 143;
+    a second one while the stubborn step is being stopped kills it at once. Either way the
+    summary is final, the step's group is gone and the terminal gets its main screen back.
+    """
+    import pty
+    import select
+
+    stub_pid = tmp_path / "stub.pid"
+    script = f"trap '' TERM; echo $$ > {stub_pid}; exec sleep 300"
+    hold = step_dict("hold", ["sh", "-c", script], tmp_path)
+    steps = write_steps(tmp_path / "steps.json", [hold])
+    logs = tmp_path / "logs"
+    fd, tty = pty.openpty()
+    proc = subprocess.Popen(
+        [PY, "-m", "ukl_tui.cli", "run", "--steps", str(steps), "--log-dir", str(logs)],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdin=tty,
+        stdout=tty,
+        stderr=tty,
+        start_new_session=True,
+    )
+    os.close(tty)
+    pid = proc.pid
+    screen = b""
+    sent = 0
+    end = time.monotonic() + 60
+    try:
+        while time.monotonic() < end:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except OSError:
+                    break  # the child closed the terminal
+                if not data:
+                    break
+                screen += data
+            if not sent and stub_pid.exists() and stub_pid.read_text().strip():
+                os.kill(pid, signal.SIGTERM)
+                sent = 1
+            elif sent == 1 and signals == 2 and (logs / "01-hold.log").exists():
+                os.kill(pid, signal.SIGTERM)
+                sent = 2
+        proc.wait(timeout=60)
+    finally:
+        os.close(fd)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert b"\x1b[?1049l" in screen  # the main screen is back
+    forced = b"killed at once" in screen
+    assert forced == (signals == 2)
+    assert not alive(int(stub_pid.read_text()))
+    summary = json.loads((logs / "summary.json").read_text())
+    assert summary["status"] == "cancelled" and summary["steps"][0]["status"] == "cancelled"

@@ -31,6 +31,21 @@ def signal_group(pgid: int, sig: int) -> None:
         pass
 
 
+def _stats() -> list[tuple[int, list[bytes]]]:
+    """(pid, the fields of /proc/PID/stat after the command name) of every process."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        found.append((int(entry), stat[stat.rfind(b")") + 2 :].split()))
+    return found
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes of a process group, read from /proc.
 
@@ -43,19 +58,25 @@ def group_members(pgid: int) -> list[int]:
         return []
     except PermissionError:
         pass
-    members: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
+    return [
+        pid
+        for pid, fields in _stats()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid
+    ]
+
+
+def child_groups() -> list[int]:
+    """Groups led by this process's own live children: every child ukl-tui starts leads one.
+
+    The last net catches a child whose start was interrupted before its owner learnt its
+    group (a forced exit while ``create_subprocess_exec`` was still returning).
+    """
+    me = os.getpid()
+    return [
+        pid
+        for pid, fields in _stats()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[1]) == me and int(fields[2]) == pid
+    ]
 
 
 def kill_group(
@@ -137,9 +158,11 @@ def live_groups() -> list[int]:
 
 
 def kill_live_groups(grace: float = 1.0) -> None:
-    """Kill every registered group: the ``atexit`` safety net, and a forced exit's last act."""
+    """Kill every registered group and every group a child of ours leads: the ``atexit``
+    safety net, and a forced exit's last act.
+    """
     with _live_lock:
-        groups = list(_live_groups)
+        groups = sorted(_live_groups | set(child_groups()))
         _live_groups.clear()
     if grace <= 0:
         sigkill_groups(groups)

@@ -582,6 +582,22 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signa
 _running: set[RunSession] = set()
 
 
+def runs_in_progress() -> bool:
+    """Whether a session is running (or still stopping) in this process."""
+    return bool(_running)
+
+
+async def runs_ended(timeout: float) -> bool:
+    """Wait until no session is running (a face that is going lets its runs finish stopping:
+    groups ended, logs drained, summaries written); False if some still run after ``timeout``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _running and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    return not _running
+
+
 def signal_exit_status(signum: int) -> int:
     """The exit status after signal ``signum`` stopped a face: 128 + N, as shells report it
     (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP).
@@ -664,12 +680,12 @@ class StopSignals:
         self.restore()
 
     def _signalled(self, sig: int) -> None:
+        if self.received is not None:
+            self._force(sig)
+            return
         if self.alive is not None and not self.alive():
             self.restore()  # the face is gone: what was there before decides
             os.kill(os.getpid(), sig)
-            return
-        if self.received is not None:
-            self._force(sig)
             return
         self.received = sig
         reason = f"interrupted by {signal.Signals(sig).name}"

@@ -6,7 +6,7 @@ written before ``App`` in the bases so Textual dispatches its ``on_load``/``on_u
 - SIGINT, SIGTERM and SIGHUP from the app's Load to its Unmount: a signal stops the running
   run, if any (its process groups, its summary), and the app exits with 128 + N, restoring the
   terminal; a second signal while stopping forces it; the handlers the process had before come
-  back on Unmount (a crash included). All of it is
+  back on Unmount (a crash included), once the run has finished stopping. All of it is
   :class:`~ukl_tui.run_session.StopSignals`, which the headless run uses too.
 - An animator that cannot be left waiting: see :class:`SettlingAnimator`.
 """
@@ -17,10 +17,15 @@ from typing import TYPE_CHECKING, Any, cast
 
 from textual._animator import Animator
 
-from ukl_tui.run_session import StopSignals, signal_exit_status
+from ukl_tui.run_session import StopSignals, runs_ended, runs_in_progress, signal_exit_status
 
 if TYPE_CHECKING:
     from textual.app import App
+
+
+#: Seconds an app that is going waits for its run to finish stopping (the Runner's grace period,
+#: the SIGKILL, draining the pipe); a second signal ends the wait at once.
+RUN_STOP_BOUND = 15.0
 
 
 class SettlingAnimator(Animator):
@@ -76,15 +81,22 @@ class AppLifetime:
     def on_load(self) -> None:
         """Catch the signals as the app starts (before the driver takes the terminal)."""
         app = cast("App[Any]", self)
-        signals = StopSignals(self._exit_on_signal, alive=lambda: app.is_running, full_screen=True)
+        signals = StopSignals(
+            self._exit_on_signal,
+            alive=lambda: app.is_running or runs_in_progress(),
+            full_screen=True,
+        )
         try:
             signals.install()
         except (RuntimeError, ValueError, NotImplementedError):
             return  # not the main thread: the Runner's atexit hook still applies
         self._stop_signals = signals
 
-    def on_unmount(self) -> None:
-        """Give the process its previous handlers back."""
+    async def on_unmount(self) -> None:
+        """Let a run that is stopping finish (a second signal still forces it), then give the
+        process its previous handlers back.
+        """
+        await runs_ended(RUN_STOP_BOUND)
         if self._stop_signals is not None:
             self._stop_signals.restore()
 
