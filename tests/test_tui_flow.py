@@ -280,7 +280,7 @@ async def test_unpack_dialog_unpacks_into_the_cache(tmp_path: Path) -> None:
 
     from tests.conftest import FIXTURES
     from ukl_tui.screens.obtain import unpack_dialog
-    from ukl_tui.screens.sources import is_unpacked, unpacked_dir
+    from ukl_tui.sources import is_unpacked, unpacked_dir
 
     tarball = tmp_path / "linux-source-9.9.tar.xz"
     with tarfile.open(tarball, "w:xz") as tar:

@@ -23,9 +23,9 @@ from textual.widgets import Footer, OptionList, Static, Tree
 
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig import Explanation, SetResult
+from ukl_tui.kconfig import menu as mm
 from ukl_tui.screens.dialogs import AskValue
 from ukl_tui.screens.search import SearchScreen
-from ukl_tui.widgets import menu_model as mm
 from ukl_tui.widgets.conflicts import ConflictList
 from ukl_tui.widgets.menu_tree import Entry, MenuTree
 from ukl_tui.widgets.steps import StepBar

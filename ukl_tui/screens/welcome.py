@@ -186,7 +186,7 @@ class WelcomeScreen(Screen[None]):
         self.query_one("#continue", Button).disabled = True
 
     def _offer_sources(self) -> None:
-        from ukl_tui.screens.sources import debian_tarballs, is_unpacked
+        from ukl_tui.sources import debian_tarballs, is_unpacked
 
         self.query_one("#load-bar", ProgressBar).display = False
         self.query_one("#load-status", Static).update("")
@@ -283,7 +283,7 @@ class WelcomeScreen(Screen[None]):
     @on(Button.Pressed, "#unpack")
     def _unpack(self) -> None:
         from ukl_tui.screens.obtain import unpack_dialog
-        from ukl_tui.screens.sources import debian_tarballs
+        from ukl_tui.sources import debian_tarballs
 
         tarballs = debian_tarballs()
         if tarballs:

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ukl_tui.kconfig import Explanation
-from ukl_tui.widgets import menu_model as mm
+from ukl_tui.kconfig import menu as mm
 
 #: How many "selected by" / "implied by" / defaults entries are listed before "and N more".
 LIST_LIMIT = 6
