@@ -40,6 +40,7 @@ import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,9 +66,12 @@ from ukl_tui.boot import (
     DEFAULT_CPU_FLAGS,
     BootSpec,
     NetworkSpec,
+    add_cpu_flags,
+    check_cpu_flag,
     check_param,
     check_word,
     default_forwards,
+    edit_cmdline,
 )
 from ukl_tui.errors import UserError
 from ukl_tui.host import KvmStatus
@@ -75,6 +79,7 @@ from ukl_tui.steps import Step
 
 if TYPE_CHECKING:
     from ukl_tui.kconfig import Tree
+    from ukl_tui.presets import Boot as PresetBoot
     from ukl_tui.presets import Preset
     from ukl_tui.workspace import Workspace
 
@@ -106,6 +111,13 @@ _MAKE_SAFE_PATH = re.compile(r"^[A-Za-z0-9_./+@~-]+$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _MAKEFILE_VAR = re.compile(r"^(PROGRAM|ARCHIVE)[ \t]*=[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+
+
+def base_cmdline(preset_boot: PresetBoot | None) -> tuple[str, ...]:
+    """The kernel parameters a plan starts from: its presets', or the default ones."""
+    if preset_boot is not None and preset_boot.cmdline:
+        return tuple(preset_boot.cmdline)
+    return DEFAULT_CMDLINE
 
 
 # ----- small checks ---------------------------------------------------------------------------
@@ -361,7 +373,10 @@ class Plan:
     (``app`` decides). ``auto_forwards`` adds the known servers' port forwards for guest ports
     the user did not forward. ``initrd`` is ``auto``, ``ukl``, ``minimal`` or a file.
     ``build_dir`` None means :func:`default_build_dir`; ``jobs`` None the CPU count;
-    ``ccache`` None "when installed".
+    ``ccache`` None "when installed". The kernel command line is the presets' (or the
+    default one) without the parameters in ``remove`` (words, or ``name=`` prefixes), then
+    ``append``; QEMU's CPU flags are the presets' (or the default ones) with ``cpu_flags``
+    set on top: :meth:`boot_spec`.
     """
 
     tree: Path
@@ -378,6 +393,8 @@ class Plan:
     memory_mib: int = 1024
     cpus: int = 1
     append: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    cpu_flags: tuple[str, ...] = ()
     init_args: tuple[str, ...] = ()
     initrd: str = "auto"
     accel: str = "auto"
@@ -400,6 +417,8 @@ class Plan:
             str(_absolute(p)) if p.endswith(".toml") or "/" in p else p for p in self.presets
         )
         self.append = tuple(self.append)
+        self.remove = tuple(self.remove)
+        self.cpu_flags = tuple(self.cpu_flags)
         self.init_args = tuple(self.init_args)
         self.edits = {k.removeprefix("CONFIG_"): v for k, v in self.edits.items()}
 
@@ -466,6 +485,36 @@ class Plan:
         if not extra:
             return net
         return replace(net, forwards=(*net.forwards, *extra))
+
+    def boot_spec(
+        self,
+        preset_boot: PresetBoot | None = None,
+        *,
+        kernel: str = "bzImage",
+        initrd: str | None = None,
+        network: NetworkSpec | None = None,
+    ) -> BootSpec:
+        """The boot this plan's choices make, given what its presets ask (``preset_boot``):
+        the one place the kernel command line and QEMU's CPU flags are put together, for
+        :meth:`build`, the wizard's session and its Network and boot step alike.
+        """
+        asks = preset_boot
+        base = base_cmdline(asks)
+        flags = asks.qemu_cpu_flags if asks is not None and asks.qemu_cpu_flags else None
+        cpu = add_cpu_flags(",".join(flags or DEFAULT_CPU_FLAGS), self.cpu_flags)
+        return BootSpec(
+            kernel=kernel,
+            initrd=initrd,
+            memory_mib=self.memory_mib,
+            cpus=self.cpus,
+            cmdline_base=tuple(edit_cmdline(" ".join(base), (), self.remove).split()),
+            extra_params=self.append,
+            init_args=self.init_args,
+            qemu_cpu_flags=tuple(f for f in cpu.split(",") if f),
+            network=self.network if network is None else network,
+            accel=self.accel,  # type: ignore[arg-type]
+            gdb=bool(asks is not None and asks.gdb),
+        )
 
     def _load_tree(self, ws: Workspace, tree: Tree | None) -> Tree | None:
         """The kernel's Kconfig model, to check symbols; None when linux/ is not there yet."""
@@ -569,23 +618,11 @@ class Plan:
         initrd, initrd_steps = self._initrd(ws, app, old_app, build_dir, trigger, warnings)
         steps += initrd_steps
 
-        boot = BootSpec(
+        boot = self.boot_spec(
+            combined.boot if combined else None,
             kernel=str(kernel),
             initrd=None if initrd is None else str(initrd),
-            memory_mib=self.memory_mib,
-            cpus=self.cpus,
-            cmdline_base=(combined.boot.cmdline if combined and combined.boot.cmdline else None)
-            or DEFAULT_CMDLINE,
-            extra_params=self.append,
-            init_args=self.init_args,
-            qemu_cpu_flags=(
-                combined.boot.qemu_cpu_flags
-                if combined and combined.boot.qemu_cpu_flags
-                else DEFAULT_CPU_FLAGS
-            ),
             network=self.effective_network(app),
-            accel=self.accel,  # type: ignore[arg-type]
-            gdb=bool(combined and combined.boot.gdb),
         )
         boot.validate(check_ports=check_ports)
         if shutil.which(boot.qemu) is None:
@@ -1102,6 +1139,8 @@ class Plan:
             "memory_mib": self.memory_mib,
             "cpus": self.cpus,
             "append": list(self.append),
+            "remove": list(self.remove),
+            "cpu_flags": list(self.cpu_flags),
             "init_args": list(self.init_args),
             "initrd": self.initrd,
             "accel": self.accel,
@@ -1211,24 +1250,36 @@ class Plan:
 
         network, auto_forwards = _read_network(top.sub("network"))
         boot_r = top.sub("boot")
-        boot_r.check_keys(("memory_mib", "cpus", "append", "init_args", "initrd", "accel"))
+        boot_r.check_keys(
+            (
+                "memory_mib",
+                "cpus",
+                "append",
+                "remove",
+                "cpu_flags",
+                "init_args",
+                "initrd",
+                "accel",
+            )
+        )
         memory = boot_r.number("memory_mib", 1024)
         cpus = boot_r.number("cpus", 1)
         for name, value, low, high in (("memory_mib", memory, 64, 1 << 20), ("cpus", cpus, 1, 256)):
             if not low <= value <= high:  # type: ignore[operator]
                 raise boot_r.error(name, f"expected {low} to {high}, not {value}")
-        append = boot_r.words("append")
-        init_args = boot_r.words("init_args")
-        for word in append:
-            try:
-                check_param(word)
-            except UserError as exc:
-                raise boot_r.error("append", exc.message) from None
-        for word in init_args:
-            try:
-                check_word("init argument", word)
-            except UserError as exc:
-                raise boot_r.error("init_args", exc.message) from None
+        words: dict[str, tuple[str, ...]] = {}
+        for key, check in (
+            ("append", check_param),
+            ("remove", check_param),
+            ("cpu_flags", check_cpu_flag),
+            ("init_args", partial(check_word, "init argument")),
+        ):
+            words[key] = boot_r.words(key)
+            for word in words[key]:
+                try:
+                    check(word)
+                except UserError as exc:
+                    raise boot_r.error(key, exc.message) from None
         initrd = boot_r.text("initrd", "auto") or "auto"
         if initrd not in INITRD_CHOICES:
             initrd = str(_absolute(initrd, base_dir))
@@ -1253,8 +1304,10 @@ class Plan:
             auto_forwards=auto_forwards,
             memory_mib=memory,  # type: ignore[arg-type]
             cpus=cpus,  # type: ignore[arg-type]
-            append=append,
-            init_args=init_args,
+            append=words["append"],
+            remove=words["remove"],
+            cpu_flags=words["cpu_flags"],
+            init_args=words["init_args"],
             initrd=initrd,
             accel=accel,
             build_dir=path(top.text("build_dir")),
