@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -26,6 +26,9 @@ from ukl_tui.errors import UserError
 from ukl_tui.plan import Plan
 from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.steps import StepBar
+
+if TYPE_CHECKING:
+    from ukl_tui.boot import Forward
 
 #: (value, label) of the initrd choices the plan knows (a path is typed in the field).
 INITRD_CHOICES = [
@@ -54,8 +57,11 @@ MODES = [
 ]
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in re.split(r"[\s,]+", text.strip()) if w)
+def _forwards(text: str) -> tuple[Forward, ...]:
+    """Port forwards as typed: separated by spaces or commas."""
+    from ukl_tui.boot import parse_forward
+
+    return tuple(parse_forward(w) for w in re.split(r"[\s,]+", text.strip()) if w)
 
 
 class NetworkScreen(Screen[None]):
@@ -208,7 +214,7 @@ class NetworkScreen(Screen[None]):
 
     def check(self) -> None:
         """Fields -> NetworkSpec and BootSpec; store what is valid; show the first problem."""
-        from ukl_tui.boot import NetworkSpec, parse_forward
+        from ukl_tui.boot import NetworkSpec
 
         session = self.session
         mode = self._mode()
@@ -225,7 +231,7 @@ class NetworkScreen(Screen[None]):
         self.problem = None
         try:
             text = self.query_one
-            forwards = tuple(parse_forward(w) for w in _words(text("#net-forwards", Input).value))
+            forwards = _forwards(text("#net-forwards", Input).value)
             network = NetworkSpec(
                 mode=mode,  # type: ignore[arg-type]
                 address=text("#net-address", Input).value.strip() or None,
@@ -239,8 +245,9 @@ class NetworkScreen(Screen[None]):
             network.validate(check_ports=True)
             memory = _number("memory", text("#boot-memory", Input).value)
             cpus = _number("CPUs", text("#boot-cpus", Input).value)
-            append = _words(text("#boot-append", Input).value)
-            init_args = _words(text("#boot-init-args", Input).value)
+            # Words split on spaces only: a comma belongs to a parameter (clearcpuid=smap,smep).
+            append = tuple(text("#boot-append", Input).value.split())
+            init_args = tuple(text("#boot-init-args", Input).value.split())
             accel = text("#boot-accel", Select).value
             initrd_value = (
                 text("#boot-initrd-file", Input).value.strip() if initrd == "file" else initrd
