@@ -346,8 +346,10 @@ class Session:
         plan = self.choices
         plan.presets = tuple(report.presets if names is None else names)
         plan.base = report.base
+        # This tree's names (a hand edit of the same symbol then overrides), and the asked
+        # name for a symbol the tree lacks, so the rules can say it is missing.
         self.asked = Asked(
-            wanted=report.wanted,
+            wanted={o.symbol or o.name: o.value for o in report.outcomes},
             required=frozenset(o.symbol or o.name for o in report.outcomes if o.required),
             boot=report.boot,
         )
