@@ -61,6 +61,15 @@ def mini_tree() -> Path:
     return FIXTURES / "mini"
 
 
+@pytest.fixture
+def user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty user preset directory, as ukl_tui.paths finds it (this test's own)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    directory = tmp_path / "config" / "ukl-tui" / "presets"
+    directory.mkdir(parents=True)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def oracle(real_tree: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """The kernel's C kconfig tools on the real tree."""
@@ -113,18 +122,24 @@ def tree(loaded_tree, tmp_path: Path):  # noqa: ANN001, ANN201
 
 @pytest.fixture
 def mini_copy(mini_tree: Path, tmp_path: Path) -> Path:
-    """A writable copy of the small tree with the small defconfig as its ``.config``."""
+    """A writable copy of the small tree (clean: no .config inside, as O= builds want)."""
     import shutil
 
     root = tmp_path / "mini"
     shutil.copytree(mini_tree, root)
-    shutil.copy(root / "arch/x86/configs/x86_64_defconfig", root / ".config")
     return root
 
 
 @pytest.fixture
-def mini_loaded(mini_copy: Path, ukl_overlay: Path):  # noqa: ANN201
-    """The small tree with the UKL stand-in, loaded (a few milliseconds: no compiler probes)."""
+def mini_loaded(mini_copy: Path, ukl_overlay: Path, tmp_path: Path):  # noqa: ANN201
+    """The small tree with the UKL stand-in, loaded from its defconfig copied to
+    ``tmp_path/work/.config`` (milliseconds: the small tree has no compiler probes).
+    """
+    import shutil
+
     from ukl_tui.kconfig import load_tree
 
-    return load_tree(mini_copy, config=mini_copy / ".config", overlays=[ukl_overlay])
+    config = tmp_path / "work" / ".config"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(mini_copy / "arch/x86/configs/x86_64_defconfig", config)
+    return load_tree(mini_copy, config=config, overlays=[ukl_overlay])
