@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.wizard import SCENES, TREELESS, make_app, make_treeless_app
+from tests.support.wizard import SCENES, TREELESS, make_app, make_treeless_app, pin_tarballs
 
 pytestmark = pytest.mark.realtree
 
@@ -34,13 +34,9 @@ def test_screen(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("UKL_DIR", raising=False)
     if scene in TREELESS:
-        # What the host has in /usr/src must not show: one installed 6.1 tarball, always.
         from ukl_tui import sources
 
-        (tmp_path / "src").mkdir()
-        (tmp_path / "src" / "linux-source-6.1.tar.xz").touch()
-        found = sources.debian_tarballs(tmp_path / "src")
-        monkeypatch.setattr(sources, "debian_tarballs", lambda: found)
+        monkeypatch.setattr(sources, "debian_tarballs", pin_tarballs(tmp_path / "src"))
         app = make_treeless_app()
     else:
         app = make_app(tree, real_tree, ukl_overlay)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.waiting import wait_for
@@ -164,6 +165,19 @@ async def scene_no_tree(pilot) -> None:  # noqa: ANN001
 
 #: Scenes that start without any tree (the app is made by ``make_treeless_app``).
 TREELESS = {"welcome-no-tree"}
+
+
+def pin_tarballs(directory: Path) -> Callable[[], list[Path]]:
+    """A stand-in for ``sources.debian_tarballs``: one installed linux-source-6.1 tarball
+    (an empty file in ``directory``), so the no-tree scene never shows what the host has in
+    /usr/src.
+    """
+    from ukl_tui import sources
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "linux-source-6.1.tar.xz").touch()
+    found = sources.debian_tarballs(directory)
+    return lambda: found
 
 
 def make_treeless_app() -> UklApp:
