@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -312,33 +313,21 @@ class UklApp(App[int]):
         return path
 
 
+#: Each step's screen: module and class, imported on first use (start-up stays fast).
+STEP_SCREENS: dict[str, tuple[str, str]] = {
+    "welcome": ("ukl_tui.screens.welcome", "WelcomeScreen"),
+    "preset": ("ukl_tui.screens.preset", "PresetScreen"),
+    "browser": ("ukl_tui.screens.browser", "BrowserScreen"),
+    "application": ("ukl_tui.screens.application", "ApplicationScreen"),
+    "network": ("ukl_tui.screens.network", "NetworkScreen"),
+    "review": ("ukl_tui.screens.review", "ReviewScreen"),
+}
+
+
 def _step_screen(name: str, session: Session) -> Screen[Any]:
-    """A step's screen over the session (imported on first use: start-up stays fast)."""
-    if name == "welcome":
-        from ukl_tui.screens.welcome import WelcomeScreen
-
-        return WelcomeScreen(session)
-    if name == "preset":
-        from ukl_tui.screens.preset import PresetScreen
-
-        return PresetScreen(session)
-    if name == "browser":
-        from ukl_tui.screens.browser import BrowserScreen
-
-        return BrowserScreen(session)
-    if name == "application":
-        from ukl_tui.screens.application import ApplicationScreen
-
-        return ApplicationScreen(session)
-    if name == "network":
-        from ukl_tui.screens.network import NetworkScreen
-
-        return NetworkScreen(session)
-    if name == "review":
-        from ukl_tui.screens.review import ReviewScreen
-
-        return ReviewScreen(session)
-    raise ValueError(f"unknown step {name}")
+    """A step's screen over the session."""
+    module, cls = STEP_SCREENS[name]
+    return getattr(importlib.import_module(module), cls)(session)
 
 
 def run_wizard(args: argparse.Namespace) -> int:

@@ -340,6 +340,8 @@ _CONFIGURE_FIELDS = tuple(spec.field for spec in OPTIONS if spec.field != "progr
     "ukl_archive",
 )
 _NETWORK_FIELDS = tuple(f.name for f in fields(NetworkSpec))
+#: The plan's fields kept in its file's [boot] table (the Network and boot step edits them).
+BOOT_TABLE = ("memory_mib", "cpus", "append", "remove", "cpu_flags", "init_args", "initrd", "accel")
 
 
 @dataclass
@@ -1250,18 +1252,7 @@ class Plan:
 
         network, auto_forwards = _read_network(top.sub("network"))
         boot_r = top.sub("boot")
-        boot_r.check_keys(
-            (
-                "memory_mib",
-                "cpus",
-                "append",
-                "remove",
-                "cpu_flags",
-                "init_args",
-                "initrd",
-                "accel",
-            )
-        )
+        boot_r.check_keys(BOOT_TABLE)
         memory = boot_r.number("memory_mib", 1024)
         cpus = boot_r.number("cpus", 1)
         for name, value, low, high in (("memory_mib", memory, 64, 1 << 20), ("cpus", cpus, 1, 256)):

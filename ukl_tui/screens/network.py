@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from ukl_tui.errors import UserError
-from ukl_tui.plan import Plan
+from ukl_tui.plan import BOOT_TABLE, Plan
 from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.steps import StepBar
 
@@ -38,18 +38,7 @@ INITRD_CHOICES = [
     ("file", "a file…"),
 ]
 #: The plan's choices this step edits (Ctrl+R puts back the plan's defaults for them).
-FIELDS = (
-    "network",
-    "auto_forwards",
-    "memory_mib",
-    "cpus",
-    "append",
-    "remove",
-    "cpu_flags",
-    "init_args",
-    "accel",
-    "initrd",
-)
+FIELDS = ("network", "auto_forwards", *BOOT_TABLE)
 MODES = [
     ("user", "User networking (port forwards)"),
     ("tap", "Tap on a bridge (root)"),
