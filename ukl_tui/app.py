@@ -31,7 +31,6 @@ from ukl_tui.paths import display_path
 from ukl_tui.screens import messages
 from ukl_tui.session import STEP_NAMES, Session, session_from_args
 from ukl_tui.widgets.palette import SymbolProvider
-from ukl_tui.widgets.steps import StepBar
 
 
 class TreeLoaded(Message, bubble=False):
@@ -173,16 +172,12 @@ class UklApp(App[int]):
         if step is not None:
             self.goto(step)
 
-    def on_step_bar_picked(self, event: StepBar.Picked) -> None:
-        """A click on the step bar."""
-        self.goto(event.step)
-
     def on_go_next(self, event: messages.GoNext) -> None:
         """A screen is done (Continue, a preset applied or skipped)."""
         self.action_next()
 
     def on_go_to(self, event: messages.GoTo) -> None:
-        """A screen asks for a step."""
+        """A click on the step bar (or a screen asking for a step)."""
         self.goto(event.step)
 
     # ----- the tree -------------------------------------------------------------------

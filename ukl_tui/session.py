@@ -176,8 +176,9 @@ class Session:
             return
         from ukl_tui.presets import apply_presets
 
-        report = apply_presets(
-            tree, plan.load_presets(), hand_edits=plan.edits, base=plan.base or False
+        presets = plan.load_presets()
+        report = _applying(
+            lambda: apply_presets(tree, presets, hand_edits=plan.edits, base=plan.base or False)
         )
         self.take_report(report, names=plan.presets)
 
