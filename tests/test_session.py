@@ -210,3 +210,12 @@ def test_session_from_args(mini_copy: Path, tmp_path: Path, monkeypatch) -> None
     again = session_from_args(args(wizard_plan=str(plan_file)))
     assert again.tree_source == "the plan file" and again.choices.append == ("quiet",)
     assert again.choices.source == plan_file
+
+
+def test_a_new_tree_starts_a_new_history(session: Session) -> None:
+    session.set_values({"COMP_XZ": "y"}, "COMP_XZ=y")
+    assert session.history.undo
+    session.load()  # what the app's worker runs when the user opens (or reopens) a tree
+    assert session.load_error is None and session.tree is not None
+    assert not session.history.undo  # the old checkpoints hold the previous tree's values
+    assert session.tree.value("COMP_XZ") == "y"  # the hand edit is replayed on the new tree

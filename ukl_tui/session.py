@@ -149,7 +149,8 @@ class Session:
         """Load the plan's tree (blocking: the app runs this in a worker thread).
 
         The search index is built here, not on the first keystroke; a saved plan's presets
-        and edits are replayed. ``load_error`` says what went wrong, in one line.
+        and edits are replayed. ``load_error`` says what went wrong, in one line. The undo
+        history starts afresh: its checkpoints hold another tree's values.
         """
         from ukl_tui.kconfig import load_tree
 
@@ -167,6 +168,7 @@ class Session:
         else:
             self.baseline = baseline
             self.tree = tree
+            self.history = History()
         self.load_seconds = time.perf_counter() - start
 
     def replay(self, tree: Tree) -> None:
