@@ -61,7 +61,11 @@ def make_app(tree, tree_path: Path, overlay: Path) -> UklApp:  # noqa: ANN001
     """An app whose session already holds the loaded tree (the welcome screen skips loading)."""
     plan = Plan(tree=tree_path, config=tree.config_path, overlays=(overlay,))
     session = Session(plan, tree_source="argument", tree=tree, prereqs=list(FIXED_PREREQS))
-    return UklApp(session)
+    app = UklApp(session)
+    # A toast stays up until the snapshot is taken, however loaded the machine is (the
+    # scenes after a preset show its "Preset applied"; it expires after 5 s otherwise).
+    app.NOTIFICATION_TIMEOUT = 600
+    return app
 
 
 # ----- scenes: each drives a fresh app to one screen (snapshots and screenshots) ---------------
