@@ -219,3 +219,16 @@ def test_a_new_tree_starts_a_new_history(session: Session) -> None:
     assert session.load_error is None and session.tree is not None
     assert not session.history.undo  # the old checkpoints hold the previous tree's values
     assert session.tree.value("COMP_XZ") == "y"  # the hand edit is replayed on the new tree
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [("cpu_flags", "-smap,-smep", "must look like -smap"), ("remove", "a b", "single word")],
+)
+def test_a_plan_file_with_bad_boot_words_is_one_error(
+    mini_copy: Path, tmp_path: Path, key: str, value: str, words: str
+) -> None:
+    path = tmp_path / "plan.toml"
+    path.write_text(f'tree = "{mini_copy}"\n[boot]\n{key} = ["{value}"]\n')
+    with pytest.raises(UserError, match=f"{key}.*{words}"):
+        Plan.load(path)
