@@ -159,3 +159,35 @@ async def test_review_fixes_boot_settings_where_they_belong(
         app.goto("review")
         await wait_for(pilot, lambda: app.current_step() == "review")
         await wait_for(pilot, lambda: "smap-smep-cpu" in {c.id for c in review.conflicts})
+
+
+async def test_run_from_review_and_back(
+    mini_copy: Path,
+    ukl_overlay: Path,
+    config: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review hands the checked plan over with StartRun; the app runs it on the Run screen
+    (here it fails fast: the small tree has no kernel Makefile) and Escape comes back.
+    """
+    from ukl_tui.screens.run import RunScreen
+
+    monkeypatch.chdir(tmp_path)
+    app = mini_app(mini_copy, ukl_overlay, config)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await apply_preset(pilot, "ukl-base")
+        app.goto("review")
+        await wait_for(pilot, lambda: app.current_step() == "review")
+        review = app.screen
+        await wait_for(pilot, lambda: review.builds > 0)
+        for _ in range(len(review.blocking())):
+            await pilot.press("a")  # NET is not in this tree: acknowledged
+        assert not review.blocking() and not review.query_one("#run").disabled
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        await wait_for(pilot, lambda: not run.state.running, 60, what="the run to fail")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.current_step() == "review")
+        assert app.last_run_code == 1
