@@ -97,7 +97,7 @@ class History:
         self.redo.clear()
 
 
-@dataclass
+@dataclass(eq=False)
 class Session:
     """The wizard's state over a tree and a plan (see the module docstring).
 
