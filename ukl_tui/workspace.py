@@ -207,6 +207,32 @@ def read_gitmodules(root: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+def looks_like_workspace(path: Path) -> bool:
+    """A kernel tree or a ukl checkout, judged by its files alone (no git, so it is cheap)."""
+    return _configure_problem(path) is None or _kernel_tree_problem(path) is None
+
+
+def locate_tree(argument: str | None, cwd: Path | None = None) -> tuple[Path | None, str]:
+    """Which tree to open, the one lookup order of the wizard and every command: the
+    argument (``--tree``), the current directory when it is a kernel tree or a ukl checkout,
+    then ``$UKL_DIR``.
+
+    The current directory comes before ``$UKL_DIR`` because it is the more specific of the
+    two: a variable set once in a shell profile must not win over the tree the user is
+    standing in. Returns the path and where it came from (for the welcome screen), or
+    ``(None, "")`` when none of the three names a tree.
+    """
+    if argument:
+        return Path(argument).expanduser(), "argument"
+    here = cwd or Path.cwd()
+    if looks_like_workspace(here):
+        return here, "current directory"
+    env = os.environ.get("UKL_DIR")
+    if env:
+        return Path(env).expanduser(), "$UKL_DIR"
+    return None, ""
+
+
 def inspect_workspace(path: str | os.PathLike[str]) -> Workspace:
     """Find out what ``path`` is: a ukl checkout, a plain kernel tree, or neither (UserError).
 

@@ -1,10 +1,10 @@
 """Kernel sources when the user has none: Debian's ``linux-source-*`` tarballs, unpacked.
 
-UI-free (no Textual import) so it can move to the core's workspace module; the welcome
-screen offers it when no tree is found anywhere. The tarball is fed to ``tar`` through a
-pipe by this process, so the bytes fed against the file size are an exact progress figure
-without listing the archive first. ``tar`` runs in its own process group with its output
-in a log file, and is killed (group, SIGTERM then SIGKILL) on cancel.
+Part of the UI-free core; the welcome screen offers it when no tree is found anywhere.
+The tarball is fed to ``tar`` through a pipe by this process, so the bytes fed against the
+file size are an exact progress figure without listing the archive first. ``tar`` runs in
+its own process group with its output in a log file, and is killed (group, SIGTERM then
+SIGKILL) on cancel.
 """
 
 from __future__ import annotations
