@@ -191,7 +191,7 @@ class CConfigurator:
 
 def _run(argv: list[str], env: dict[str, str], timeout: float) -> None:
     """Run make in its own process group; on failure one clear line from its stderr."""
-    from ukl_tui.runner import kill_group_sync
+    from ukl_tui.procs import kill_group, register_group, unregister_group
 
     proc = subprocess.Popen(
         argv,
@@ -203,12 +203,14 @@ def _run(argv: list[str], env: dict[str, str], timeout: float) -> None:
         env=env,
         start_new_session=True,
     )
+    register_group(proc.pid)  # the exit and signal safety nets know it too
     try:
         _, err = proc.communicate(timeout=timeout)
     except BaseException:
-        kill_group_sync(proc.pid)
-        proc.wait()
+        kill_group(proc.pid, leader=proc)
         raise
+    finally:
+        unregister_group(proc.pid)
     if proc.returncode != 0:
         lines = [line.strip() for line in err.splitlines() if line.strip()]
         last = lines[-1] if lines else f"exit status {proc.returncode}"
