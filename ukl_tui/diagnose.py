@@ -147,44 +147,66 @@ class StepContext:
 
 
 class _Log:
-    """A log's text with line lookups by character offset (computed lazily, once)."""
+    """A log's text with line lookups that never index the whole log.
+
+    Line numbers come from ``str.count`` (C speed); the start of a line is found by walking
+    from the nearest known line start (every match found is one), so reading the evidence
+    near a match costs a few ``find`` calls however long the log is.
+    """
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.text = text
-        self._starts: list[int] | None = None
-
-    def starts(self) -> list[int]:
-        if self._starts is None:
-            starts = [0]
-            find = self.text.find
-            pos = find("\n")
-            while pos != -1:
-                starts.append(pos + 1)
-                pos = find("\n", pos + 1)
-            self._starts = starts
-        return self._starts
+        self._anchors: dict[int, int] = {1: 0}
+        self._count: int | None = None
 
     @property
     def line_count(self) -> int:
-        starts = self.starts()
-        # A final newline ends the last line rather than starting an empty one.
-        return len(starts) - 1 if self.text.endswith("\n") or not self.text else len(starts)
+        """Lines in the log; a final newline ends the last line rather than starting one."""
+        if self._count is None:
+            text = self.text
+            self._count = text.count("\n") + (0 if not text or text.endswith("\n") else 1)
+            if self._count:
+                self._anchors[self._count] = text.rfind("\n", 0, len(text.rstrip("\n"))) + 1
+        return self._count
 
     def line_no(self, pos: int) -> int:
-        """The 1-based line holding character ``pos``."""
-        return self.text.count("\n", 0, pos) + 1
+        """The 1-based line holding character ``pos`` (remembered as an anchor)."""
+        no = self.text.count("\n", 0, pos) + 1
+        self._anchors[no] = self.text.rfind("\n", 0, pos) + 1
+        return no
+
+    def start(self, no: int) -> int:
+        """The offset where line ``no`` starts, walking from the nearest anchor."""
+        anchors = self._anchors
+        if no in anchors:
+            return anchors[no]
+        below = max((k for k in anchors if k < no), default=1)
+        above = min((k for k in anchors if k > no), default=None)
+        text = self.text
+        if above is not None and above - no < no - below:
+            pos = anchors[above]
+            for _ in range(above - no):
+                pos = text.rfind("\n", 0, pos - 1) + 1
+        else:
+            pos = anchors[below]
+            for _ in range(no - below):
+                nxt = text.find("\n", pos)
+                pos = len(text) if nxt == -1 else nxt + 1
+        anchors[no] = pos
+        return pos
 
     def line(self, no: int) -> str:
         """Line ``no`` (1-based), plain: control sequences, colours and the CR of CR LF gone."""
-        starts = self.starts()
-        if not 1 <= no <= len(starts):
+        if not 1 <= no <= self.line_count:
             return ""
-        end = self.text.find("\n", starts[no - 1])
-        raw = self.text[starts[no - 1] : end if end != -1 else len(self.text)]
+        begin = self.start(no)
+        end = self.text.find("\n", begin)
+        raw = self.text[begin : end if end != -1 else len(self.text)]
         return strip_sgr(clean_line(raw))
 
     def evidence(self, first: int, last: int) -> Evidence:
+        """Lines ``first``..``last`` as evidence (clipped to the log)."""
         last = max(first, min(last, self.line_count))
         lines = tuple(self.line(n) for n in range(first, last + 1))
         return Evidence(str(self.path), first, last, lines)
@@ -239,8 +261,7 @@ _ENTER_DIR_RE = re.compile(r"(?P<how>Entering|Leaving) directory [`'‘](?P<dir>
 
 def _directory_at(log: _Log, line_no: int, fallback: str) -> str:
     """The directory make was in at ``line_no`` (its "Entering/Leaving directory" lines)."""
-    starts = log.starts()
-    head = log.text[: starts[line_no - 1]] if line_no <= len(starts) else log.text
+    head = log.text[: log.start(line_no)]
     stack = [fallback]
     for m in _ENTER_DIR_RE.finditer(head):
         if m.group("how") == "Entering":
