@@ -101,8 +101,9 @@ async def test_boot_failure_is_explained_with_its_hint(tmp_path):
     session = RunSession(job, tmp_path / "run", stop_after_success=True, panic_grace=0.2)
     verdict = await asyncio.wait_for(session.run(), 30)
     assert not verdict.ok
-    assert verdict.headline.startswith("the boot failed: VFS: Unable to mount root fs")
-    assert any("UKL initrd" in d and "#38" in d for d in verdict.details)
+    assert verdict.headline == "step boot: no root file system: the kernel could not mount one"
+    assert any(d.startswith("fix: ") and "#38" in d for d in verdict.details)
+    assert f"evidence: {tmp_path / 'run' / '01-boot.log'}:2-3" in verdict.details
     assert any(d == "not printed: UKL BOOTED" for d in verdict.details)
 
 
@@ -114,8 +115,10 @@ async def test_silent_boot_is_stopped_headless(tmp_path):
     )
     verdict = await asyncio.wait_for(session.run(), 30)
     assert not verdict.ok
-    assert verdict.headline == "the boot failed: silent for 1 s"
-    assert any(d.startswith("hint: the guest printed nothing") for d in verdict.details)
+    assert verdict.headline == (
+        "step boot: the guest went silent after log line 1: a hang in the kernel or the app"
+    )
+    assert any(d.startswith("fix: ") and "gdb" in d for d in verdict.details)
 
 
 async def test_console_line_reaches_the_guest_and_stays_running_without_stop(tmp_path):
@@ -165,6 +168,7 @@ def test_state_replays_to_the_same_verdict(tmp_path):
     session = RunSession(RunJob(steps=steps), tmp_path / "run", events.append)
     verdict = asyncio.run(session.run())
     assert verdict.headline == "step b failed (exit status 4)"
+    assert verdict.diagnosis is not None and verdict.diagnosis.cause_id == "exit-status"
     assert isinstance(events[-1], RunFinished)
     state = RunState(RunJob(steps=steps))
     for event in events:

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ukl_tui.diagnose import Diagnosis, diagnose_step
 from ukl_tui.errors import UserError
 from ukl_tui.runner import (
     Event,
@@ -245,6 +246,7 @@ class StepView:
     errors: int = 0
     warnings: int = 0
     first_error: Problem | None = None
+    diagnosis: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,8 @@ class Verdict:
     ok: bool
     headline: str
     details: tuple[str, ...] = ()
+    #: Why the failed step failed (cause, evidence, fix), when its log was read.
+    diagnosis: Diagnosis | None = None
 
     @property
     def exit_code(self) -> int:
@@ -312,6 +316,8 @@ class RunState:
             view.status = event.status
             view.returncode = event.returncode
             view.duration = event.duration
+            if event.diagnosis is not None:
+                view.diagnosis = Diagnosis.from_dict(event.diagnosis)
             if self.current == event.step_id:
                 self.current = None
         elif isinstance(event, RunFinished):
@@ -388,7 +394,16 @@ class RunState:
         where = f" during step {failed.step.id}" if failed else ""
         boot_errors = [p for p in self.boot_problems if p.severity == "error"]
         stopped = self.stop_reason if self.stop_reason not in (None, "done") else None
-        if failed is not None and failed.step.kind == "boot" and boot_errors:
+        diagnosis = failed.diagnosis if failed is not None and not stopped else None
+        if server and any(not p.ok for p in self.probes):
+            diagnosis = None  # the boot worked; the server's silence is the news
+        # A cause from the table leads; the fallback (an exit status and the log's tail) adds
+        # its evidence to what the runner's error lines say.
+        specific = diagnosis is not None and diagnosis.cause_id != "exit-status"
+        if specific:
+            assert diagnosis is not None
+            headline = f"step {diagnosis.step_id}: {diagnosis.cause}"
+        elif failed is not None and failed.step.kind == "boot" and boot_errors:
             headline = f"the boot failed: {boot_errors[0].text}"
             if boot_errors[0].hint:
                 details.append(f"hint: {boot_errors[0].hint}")
@@ -413,7 +428,7 @@ class RunState:
                 headline += f" (exit status {rc})"
         else:
             headline = f"the run ended: {self.finished.status}"
-        if failed is not None:
+        if failed is not None and not specific:
             if failed.first_error is not None and failed.step.kind != "boot":
                 err = failed.first_error
                 details.append(f"first error (log line {err.line_no}): {err.text}")
@@ -423,13 +438,18 @@ class RunState:
                 for problem in self.boot_problems:
                     if problem.severity != "error" and problem.hint:
                         details.append(f"{problem.text}: {problem.hint}")
-                missing = self.markers_missing(failed.step.id)
-                if missing:
-                    details.append("not printed: " + ", ".join(missing))
-            if failed.log_path:
-                details.append(f"log: {failed.log_path}")
+        if diagnosis is not None:
+            if diagnosis.evidence is not None:
+                details.append(f"evidence: {diagnosis.where()}")
+            details.append(f"fix: {diagnosis.fix}")
+        if failed is not None and failed.step.kind == "boot":
+            missing = self.markers_missing(failed.step.id)
+            if missing:
+                details.append("not printed: " + ", ".join(missing))
+        if failed is not None and failed.log_path:
+            details.append(f"log: {failed.log_path}")
         details.extend(self._probe_lines())
-        return Verdict(False, headline, tuple(details))
+        return Verdict(False, headline, tuple(details), diagnosis)
 
     def booted_line(self, step_id: str) -> str:
         """Which success markers a boot printed, and when the last one came."""
@@ -485,6 +505,7 @@ class RunSession:
         self.stop_after_success = stop_after_success
         self.timeout = timeout
         self.probe_timeout = probe_timeout
+        runner_options.setdefault("diagnose", diagnose_step)
         self.runner: Runner = Runner(
             job.steps,
             log_dir,
@@ -661,7 +682,13 @@ class StreamPrinter:
             self._partial = ""
         word, sgr = ("OK", "1;32") if verdict.ok else ("FAILED", "1;31")
         self.out.write(self._mark(f"ukl-tui: {word}: {verdict.headline}", sgr) + "\n")
-        for line in verdict.details:
+        details = verdict.details
+        if verdict.diagnosis is not None:
+            # The evidence itself, so a CI log shows the cause without opening the step log.
+            details = tuple(verdict.diagnosis.text_lines()[1:]) + tuple(
+                d for d in details if not d.startswith(("evidence: ", "fix: "))
+            )
+        for line in details:
             self.out.write(f"ukl-tui:   {line}\n")
         self.out.write(f"ukl-tui: logs and summary.json in {log_dir}\n")
         self.out.flush()
@@ -692,6 +719,7 @@ class JsonPrinter:
             "exit_code": verdict.exit_code,
             "headline": verdict.headline,
             "details": list(verdict.details),
+            "diagnosis": None if verdict.diagnosis is None else verdict.diagnosis.to_dict(),
             "log_dir": str(log_dir),
         }
         self.out.write(json.dumps(data) + "\n")

@@ -31,6 +31,7 @@ from typing import Any
 from ukl_tui.boot import cmdline_clears_smap_smep, cpu_flags_clear_smap_smep
 from ukl_tui.host import package_for_header, package_for_tool
 from ukl_tui.runner import clean_line, strip_sgr
+from ukl_tui.steps import Step
 
 #: How many lines a multi-line report may span as evidence (a panic with a long call trace).
 MAX_BLOCK = 120
@@ -133,6 +134,11 @@ class StepContext:
     cwd: str = ""
     returncode: int | None = None
     stopped_because: str | None = None
+
+    @property
+    def is_qemu(self) -> bool:
+        """Whether the step runs QEMU itself (rather than a script that does)."""
+        return bool(self.argv) and "qemu-system" in os.path.basename(self.argv[0])
 
     def qemu_option(self, name: str) -> str | None:
         """The value after the last ``name`` option in argv (QEMU: the last one wins)."""
@@ -512,8 +518,7 @@ def _explain_no_root(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, t
     first = _back_to(
         log, m.line_no, re.compile(r"VFS: Cannot open root device|List of all partitions")
     )
-    initrd = ctx.qemu_option("-initrd")
-    if ctx.kind == "boot" and initrd is None and ctx.argv:
+    if ctx.is_qemu and ctx.qemu_option("-initrd") is None:
         fix = (
             "QEMU was started without -initrd: give it the UKL initrd (ukl-initrd.cpio.xz) "
             "or ukl-tui's minimal one (initrd = minimal in the plan)"
@@ -949,3 +954,11 @@ def _silent_guest(ctx: StepContext) -> tuple[str, str]:
         "the kernel needs CONFIG_SERIAL_8250 and CONFIG_SERIAL_8250_CONSOLE (and "
         "CONFIG_PRINTK); check that -kernel is a bzImage for x86_64",
     )
+
+
+def diagnose_step(
+    log_path: Path, step: Step, returncode: int | None, stopped_because: str | None
+) -> dict[str, Any]:
+    """The Runner's ``diagnose`` hook: :func:`diagnose` for a finished step, as JSON data."""
+    ctx = StepContext(step.id, step.kind, step.argv, step.cwd, returncode, stopped_because)
+    return diagnose(Path(log_path), ctx).to_dict()

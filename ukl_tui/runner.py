@@ -94,12 +94,17 @@ class Problem:
 
 @dataclass(frozen=True)
 class StepFinished:
-    """A step ended; ``returncode`` is negative for a signal and None if it never started."""
+    """A step ended; ``returncode`` is negative for a signal and None if it never started.
+
+    ``diagnosis`` is why a failed or timed-out step failed (``Diagnosis.to_dict()``), when the
+    Runner was given a ``diagnose`` function.
+    """
 
     step_id: str
     returncode: int | None
     duration: float
     status: StepStatus
+    diagnosis: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ class RunFinished:
     summary_path: str
     failed_step: str | None
 
+
+#: ``diagnose(log_path, step, returncode, stopped_because)``: a failed step's diagnosis as data.
+Diagnose = Callable[[Path, Step, int | None, str | None], dict[str, Any] | None]
 
 Event = StepStarted | OutputLines | Milestone | Progress | Problem | StepFinished | RunFinished
 
@@ -379,6 +387,7 @@ class _StepState:
     returncode: int | None = None
     status: str = "not-run"
     duration: float = 0.0
+    diagnosis: dict[str, Any] | None = None
 
 
 class Runner:
@@ -404,11 +413,14 @@ class Runner:
         artifacts: Mapping[str, str] | None = None,
         history: Sequence[Path] | None = None,
         env: Mapping[str, str] | None = None,
+        diagnose: Diagnose | None = None,
     ) -> None:
         """Prepare a run; nothing starts until ``run()``.
 
         ``history`` are earlier run directories whose logs estimate build progress (default:
-        the siblings of ``log_dir``); ``env`` replaces the inherited environment.
+        the siblings of ``log_dir``); ``env`` replaces the inherited environment;
+        ``diagnose`` reads a failed step's log once it is closed (``diagnose.diagnose_step``;
+        passed in so reading output stays above the process layer).
         """
         ids = [s.id for s in steps]
         if len(set(ids)) != len(ids):
@@ -426,6 +438,7 @@ class Runner:
         self.artifacts = dict(artifacts or {})
         self.history = history
         self.env = dict(os.environ if env is None else env)
+        self.diagnose = diagnose
         self.errors: list[str] = []
         self.status = "pending"
         self._states = [
@@ -580,8 +593,24 @@ class Runner:
             st.log.close()
             st.duration = time.monotonic() - st.started
             self._current = None
-            self._emit(StepFinished(step.id, st.returncode, st.duration, st.status))  # type: ignore[arg-type]
+            if st.status in ("failed", "timeout") and self.diagnose is not None:
+                await self._diagnose(st)
+            self._emit(
+                StepFinished(step.id, st.returncode, st.duration, st.status, st.diagnosis)  # type: ignore[arg-type]
+            )
             self._write_summary()
+
+    async def _diagnose(self, st: _StepState) -> None:
+        """Read the closed log in a worker thread (a 200,000-line log takes a fraction of a
+        second, which the display should not wait for); a broken diagnosis is an error note.
+        """
+        assert self.diagnose is not None and self._loop is not None
+        try:
+            st.diagnosis = await self._loop.run_in_executor(
+                None, self.diagnose, st.log_path, st.step, st.returncode, st.stop_reason
+            )
+        except Exception as exc:  # the run must end cleanly whatever the log holds
+            self.errors.append(f"{st.step.id}: diagnosis failed: {exc!r}")
 
     async def _spawn_and_watch(self, st: _StepState) -> None:
         step = st.step
@@ -941,6 +970,8 @@ class Runner:
                 entry["expected_failure_note"] = step.expected_failure_note
             if st.stop_reason:
                 entry["stopped_because"] = st.stop_reason
+            if st.diagnosis is not None:
+                entry["diagnosis"] = st.diagnosis
             steps.append(entry)
         errors = [p["text"] for st in self._states for p in st.problems if p["severity"] == "error"]
         return {
@@ -952,6 +983,7 @@ class Runner:
             "artifacts": self.artifacts,
             "steps": steps,
             "errors": errors[:200],
+            "diagnosis": next((st.diagnosis for st in self._states if st.diagnosis), None),
             "runner_errors": self.errors,
         }
 
