@@ -32,6 +32,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from ukl_tui.cli_run import ProbeResult, RunEvent, RunJob, RunSession, RunState, Verdict
+from ukl_tui.diagnose import Diagnosis
 from ukl_tui.errors import UserError
 from ukl_tui.runner import (
     BOOT_MILESTONES,
@@ -108,6 +109,7 @@ class RunScreen(Screen[int]):
         Binding("escape", "leave", "Back"),
         Binding("i", "console", "Console"),
         Binding("e", "problems", "Errors"),
+        Binding("d", "evidence", "Evidence"),
         Binding("w", "toggle_warnings", "Warnings"),
         Binding("y", "copy_argv", "Copy QEMU cmd"),
         Binding("1", "show('build')", "Build pane", show=False),
@@ -444,6 +446,7 @@ class RunScreen(Screen[int]):
             self._set_verdict(f"✗ {self._internal_error}", "-error")
             return
         if state.finished is not None:
+            self.refresh_bindings()  # "Evidence" appears with a diagnosis
             verdict = state.verdict()
             text = Text()
             text.append(("✓ " if verdict.ok else "✗ ") + verdict.headline, style="bold")
@@ -540,16 +543,20 @@ class RunScreen(Screen[int]):
     @on(OptionList.OptionSelected, "#run-problems")
     def _jump_to(self, event: OptionList.OptionSelected) -> None:
         problem = self._jump[event.option_index]
-        step = self.job.step(problem.step_id)
+        self._show_line(problem.step_id, problem.line_no)
+
+    def _show_line(self, step_id: str, line_no: int) -> None:
+        """Show the pane of a step scrolled to one of its log lines (or say where it is)."""
+        step = self.job.step(step_id)
         self.action_show("qemu" if step is not None and step.kind == "boot" else "build")
-        pane = self._pane_for(problem.step_id)
-        if pane.jump_to(problem.step_id, problem.line_no):
+        pane = self._pane_for(step_id)
+        if pane.jump_to(step_id, line_no):
             pane.focus()
         else:
-            view = self.state.views.get(problem.step_id)
+            view = self.state.views.get(step_id)
             where = view.log_path if view is not None else "the log"
             self.notify(
-                f"Line {problem.line_no} is no longer in the pane (it keeps the last "
+                f"Line {line_no} is no longer in the pane (it keeps the last "
                 f"{pane.max_lines} lines): see {where}",
                 severity="warning",
             )
@@ -597,6 +604,26 @@ class RunScreen(Screen[int]):
             problems.focus()
         else:
             self.notify("No errors so far.")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer "Evidence" only once a diagnosis with evidence exists (hidden otherwise)."""
+        if action == "evidence":
+            return self._diagnosis() is not None
+        return True
+
+    def _diagnosis(self) -> Diagnosis | None:
+        if self.state.finished is None:
+            return None
+        diagnosis = self.state.verdict().diagnosis
+        return diagnosis if diagnosis is not None and diagnosis.evidence is not None else None
+
+    def action_evidence(self) -> None:
+        """Scroll to the lines that show why the run failed (the diagnosis's evidence)."""
+        diagnosis = self._diagnosis()
+        if diagnosis is None or diagnosis.evidence is None:
+            self.notify("No diagnosis with evidence: the run has not failed (yet).")
+            return
+        self._show_line(diagnosis.step_id, diagnosis.evidence.first)
 
     def action_toggle_warnings(self) -> None:
         """Include warnings in the jump list, or not."""
