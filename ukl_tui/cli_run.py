@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -33,8 +34,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ukl_tui.diagnose import Diagnosis, diagnose_step
 from ukl_tui.errors import UserError
+from ukl_tui.locate import inspect_boot, with_gdb_stub
 from ukl_tui.runner import (
     Event,
+    Located,
     Milestone,
     OutputLines,
     Problem,
@@ -281,6 +284,7 @@ class RunState:
         self.milestones: list[Milestone] = []
         self.probes: list[ProbeResult] = []
         self.boot_problems: list[Problem] = []
+        self.located: list[Located] = []
         self.finished: RunFinished | None = None
         self.stop_reason: str | None = None
         self.log_dir: str = ""
@@ -326,6 +330,8 @@ class RunState:
                 self.log_dir = str(Path(event.summary_path).parent)
         elif isinstance(event, ProbeResult):
             self.probes.append(event)
+        elif isinstance(event, Located):
+            self.located.append(event)
 
     # -- derived ----------------------------------------------------------------------------
 
@@ -446,6 +452,13 @@ class RunState:
             missing = self.markers_missing(failed.step.id)
             if missing:
                 details.append("not printed: " + ", ".join(missing))
+            for located in self.located:
+                if located.step_id == failed.step.id:
+                    details += [
+                        f"where ({located.reason}): {line}"
+                        for line in located.report.get("lines", [])
+                        if not line.startswith("  ")  # each vCPU's place, not its backtrace
+                    ]
         if failed is not None and failed.log_path:
             details.append(f"log: {failed.log_path}")
         details.extend(self._probe_lines())
@@ -499,6 +512,13 @@ class RunSession:
         """Prepare; nothing starts until :meth:`run`."""
         from ukl_tui.runner import Runner
 
+        boot = job.boot_step
+        if boot is not None and "qemu-system" in os.path.basename(boot.argv[0]):
+            # QEMU's gdb stub on a port of its own, so a panic or a hang can be located.
+            staged = dataclasses.replace(boot, argv=with_gdb_stub(boot.argv))
+            job = dataclasses.replace(
+                job, steps=tuple(staged if s is boot else s for s in job.steps)
+            )
         self.job = job
         self.state = RunState(job)
         self.on_event = on_event
@@ -506,6 +526,7 @@ class RunSession:
         self.timeout = timeout
         self.probe_timeout = probe_timeout
         runner_options.setdefault("diagnose", diagnose_step)
+        runner_options.setdefault("inspect", self._inspect)
         self.runner: Runner = Runner(
             job.steps,
             log_dir,
@@ -534,6 +555,15 @@ class RunSession:
     def verdict(self) -> Verdict:
         """See :meth:`RunState.verdict`."""
         return self.state.verdict()
+
+    def locate_now(self) -> None:
+        """Say where the running guest's vCPUs are (a ``Located`` event follows)."""
+        self.runner.inspect_now()
+
+    async def _inspect(self, step: Step, reason: str) -> dict[str, Any] | None:
+        if "qemu-system" not in os.path.basename(step.argv[0]):
+            return None  # a stand-in boot (tests, scripts): nothing to attach to
+        return await asyncio.to_thread(inspect_boot, step.argv, reason)
 
     async def run(self) -> Verdict:
         """Run the job to its end and judge it."""
@@ -669,6 +699,10 @@ class StreamPrinter:
                 self._mark(f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})", sgr)
                 + "\n"
             )
+        elif isinstance(event, Located):
+            out.write(self._mark(f">>> where the guest is ({event.reason}):", "1") + "\n")
+            for line in event.report.get("lines", []):
+                out.write(self._mark(f">>>   {line}", "1") + "\n")
         elif isinstance(event, ProbeResult):
             word = "answered" if event.ok else "did not answer"
             sgr = "1;32" if event.ok else "1;31"

@@ -30,6 +30,7 @@ from typing import Any
 
 from ukl_tui.boot import cmdline_clears_smap_smep, cpu_flags_clear_smap_smep
 from ukl_tui.host import package_for_header, package_for_tool
+from ukl_tui.locate import qemu_option
 from ukl_tui.runner import clean_line, strip_sgr
 from ukl_tui.steps import Step
 
@@ -142,11 +143,7 @@ class StepContext:
 
     def qemu_option(self, name: str) -> str | None:
         """The value after the last ``name`` option in argv (QEMU: the last one wins)."""
-        value = None
-        for i, arg in enumerate(self.argv[:-1]):
-            if arg == name:
-                value = self.argv[i + 1]
-        return value
+        return qemu_option(self.argv, name)
 
 
 # --- the log, indexed by lines -----------------------------------------------------------------

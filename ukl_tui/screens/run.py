@@ -36,6 +36,7 @@ from ukl_tui.diagnose import Diagnosis
 from ukl_tui.errors import UserError
 from ukl_tui.runner import (
     BOOT_MILESTONES,
+    Located,
     Milestone,
     OutputLines,
     Problem,
@@ -110,6 +111,7 @@ class RunScreen(Screen[int]):
         Binding("i", "console", "Console"),
         Binding("e", "problems", "Errors"),
         Binding("d", "evidence", "Evidence"),
+        Binding("g", "locate", "Where is it?"),
         Binding("w", "toggle_warnings", "Warnings"),
         Binding("y", "copy_argv", "Copy QEMU cmd"),
         Binding("1", "show('build')", "Build pane", show=False),
@@ -296,10 +298,18 @@ class RunScreen(Screen[int]):
             )
             if event.step_id == (self.job.boot_step.id if self.job.boot_step else None):
                 self._set_prompt("")
+        elif isinstance(event, Located):
+            # Not into the pane: a note there would shift the log's line numbers.
+            lines = event.report.get("lines") or ["nothing located"]
+            self.notify(
+                "\n".join(lines[:12]), title=f"Where the guest is ({event.reason})", timeout=20
+            )
         elif isinstance(event, RunFinished):
             failed = self.job.step(event.failed_step or "")
             if failed is not None and failed.kind != "boot":
                 self.action_show("build")
+        if isinstance(event, StepStarted | StepFinished | RunFinished):
+            self.refresh_bindings()  # "Where is it?" while QEMU runs, "Evidence" after a failure
         if isinstance(event, Progress | Milestone | ProbeResult):
             self._refresh_status()
             self._refresh_milestones()
@@ -446,7 +456,6 @@ class RunScreen(Screen[int]):
             self._set_verdict(f"✗ {self._internal_error}", "-error")
             return
         if state.finished is not None:
-            self.refresh_bindings()  # "Evidence" appears with a diagnosis
             verdict = state.verdict()
             text = Text()
             text.append(("✓ " if verdict.ok else "✗ ") + verdict.headline, style="bold")
@@ -609,6 +618,13 @@ class RunScreen(Screen[int]):
         """Offer "Evidence" only once a diagnosis with evidence exists (hidden otherwise)."""
         if action == "evidence":
             return self._diagnosis() is not None
+        if action == "locate":
+            boot = self.job.boot_step
+            return (
+                self.session is not None
+                and boot is not None
+                and self.state.views[boot.id].status == "running"
+            )
         return True
 
     def _diagnosis(self) -> Diagnosis | None:
@@ -616,6 +632,13 @@ class RunScreen(Screen[int]):
             return None
         diagnosis = self.state.verdict().diagnosis
         return diagnosis if diagnosis is not None and diagnosis.evidence is not None else None
+
+    def action_locate(self) -> None:
+        """Ask gdb where the running guest's vCPUs are (QEMU's gdb stub)."""
+        if self.session is None:
+            return
+        self.session.locate_now()
+        self.notify("Asking gdb where each vCPU is…")
 
     def action_evidence(self) -> None:
         """Scroll to the lines that show why the run failed (the diagnosis's evidence)."""
