@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ukl_tui.diagnose import CAUSES, Diagnosis, StepContext, diagnose, find_cause
 
 LOGS = Path(__file__).parent / "fixtures" / "logs"
@@ -52,27 +54,78 @@ def test_every_fixture_says_how_it_was_made():
 # --- getting the sources and the tools -----------------------------------------------------------
 
 
-def test_git_clone_without_network():
-    d = run_diagnosis("git-clone-offline.log", "prep", ("git", "clone"), returncode=128)
-    assert d.cause_id == "network"
-    assert "github.com does not resolve" in d.cause
-    assert span(d) == (2, 2)
+#: One-line causes: (log, step kind, argv, cause id, words of the cause, words of the fix, line).
+ONE_LINE = [
+    (
+        "git-clone-offline.log",
+        "prep",
+        ("git",),
+        "network",
+        "github.com does not resolve",
+        "network",
+        2,
+    ),
+    # The case of the issue: the cause stands on an early line, git's verdict at the end.
+    ("git-submodule-offline.log", "prep", ("git",), "network", "github.com", "proxy", 4),
+    (
+        "make-no-flex.log",
+        "build",
+        ("make",),
+        "missing-tool",
+        "missing: flex",
+        "apt-get install flex",
+        10,
+    ),
+    (
+        "make-no-rule.log",
+        "build",
+        ("make",),
+        "no-rule",
+        "../UKL.a, needed by vmlinux",
+        "CONFIG_UKL_ARCHIVE_PATH",
+        2,
+    ),
+    (
+        "make-cc1-killed.log",
+        "build",
+        ("make",),
+        "compiler-killed",
+        "cc1 was killed",
+        "fewer jobs",
+        3,
+    ),
+    (
+        "make-cc1-ulimit.log",
+        "build",
+        ("make",),
+        "out-of-memory",
+        "cc1 ran out of memory",
+        "ulimit -v",
+        4,
+    ),
+    ("qemu-hostfwd-busy.log", "boot", qemu(), "qemu-hostfwd", "port 18080", "sport = :18080", 1),
+    (
+        "qemu-cpu-host-no-kvm.log",
+        "boot",
+        qemu("host,-smap,-smep"),
+        "qemu-cpu-needs-kvm",
+        "-cpu host",
+        "-cpu max,-smap,-smep",
+        1,
+    ),
+]
 
 
-def test_submodules_without_network_name_the_first_cause_not_the_last_failure():
-    """The case of the issue: the cause stands on an early line, git's verdict at the end."""
+@pytest.mark.parametrize(("log", "kind", "argv", "cause_id", "cause", "fix", "line"), ONE_LINE)
+def test_one_line_causes(log, kind, argv, cause_id, cause, fix, line):
+    d = run_diagnosis(log, kind, argv, returncode=1)
+    assert (d.cause_id, span(d)) == (cause_id, (line, line))
+    assert cause in d.cause and fix in d.fix
+
+
+def test_the_submodule_evidence_names_the_url():
     d = run_diagnosis("git-submodule-offline.log", "prep", ("git", "submodule"), returncode=1)
-    assert d.cause_id == "network"
-    assert span(d) == (4, 4)
-    assert "unikernelLinux/glibc.git" in d.cause
-
-
-def test_missing_tool_names_the_debian_package():
-    d = run_diagnosis("make-no-flex.log", returncode=2)
-    assert d.cause_id == "missing-tool"
-    assert d.cause == "a host program is missing: flex"
-    assert "apt-get install flex" in d.fix
-    assert span(d) == (10, 10)
+    assert "https://github.com/unikernelLinux/glibc.git/" in d.evidence.lines[0]  # type: ignore[union-attr]
 
 
 def test_missing_header_names_the_debian_package_and_keeps_the_source_excerpt():
@@ -113,50 +166,11 @@ def test_undefined_plain_symbol_asks_for_the_library():
     assert span(d) == (1, 2)
 
 
-def test_no_rule_for_ukl_archive():
-    d = run_diagnosis("make-no-rule.log", returncode=2, cwd="/tmp/diag/app")
-    assert d.cause_id == "no-rule"
-    assert d.cause == "make cannot build ../UKL.a, needed by vmlinux"
-    assert "CONFIG_UKL_ARCHIVE_PATH" in d.fix
-    assert span(d) == (2, 2)
-
-
 def test_full_disk():
     d = run_diagnosis("make-disk-full.log", returncode=2)
     assert d.cause_id == "disk-full"
     assert "df -h /tmp/diag/full" in d.fix
     assert span(d) == (3, 4)
-
-
-def test_compiler_killed_by_a_signal():
-    d = run_diagnosis("make-cc1-killed.log", returncode=2)
-    assert d.cause_id == "compiler-killed"
-    assert "cc1" in d.cause and "OOM" in d.cause
-    assert span(d) == (3, 3)
-
-
-def test_compiler_out_of_memory_under_a_limit():
-    d = run_diagnosis("make-cc1-ulimit.log", returncode=2)
-    assert d.cause_id == "out-of-memory"
-    assert "ulimit -v" in d.fix
-    assert span(d) == (4, 4)
-
-
-# --- QEMU refusing its arguments -----------------------------------------------------------------
-
-
-def test_host_port_already_forwarded():
-    d = run_diagnosis("qemu-hostfwd-busy.log", "boot", qemu(), returncode=1)
-    assert d.cause_id == "qemu-hostfwd"
-    assert "port 18080" in d.cause
-    assert span(d) == (1, 1)
-
-
-def test_cpu_host_without_kvm():
-    d = run_diagnosis("qemu-cpu-host-no-kvm.log", "boot", qemu("host,-smap,-smep"), returncode=1)
-    assert d.cause_id == "qemu-cpu-needs-kvm"
-    assert "-cpu host" in d.cause
-    assert "-cpu max,-smap,-smep" in d.fix
 
 
 # --- the booted kernel ---------------------------------------------------------------------------

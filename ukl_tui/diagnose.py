@@ -21,6 +21,7 @@ the same :class:`Diagnosis`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -30,7 +31,7 @@ from typing import Any
 
 from ukl_tui.boot import cmdline_clears_smap_smep, cpu_flags_clear_smap_smep
 from ukl_tui.host import package_for_header, package_for_tool
-from ukl_tui.locate import qemu_option
+from ukl_tui.locate import find_vmlinux, qemu_option, symbolize
 from ukl_tui.runner import clean_line, strip_sgr
 from ukl_tui.steps import Step
 
@@ -75,6 +76,10 @@ class Diagnosis:
     cause: str
     fix: str
     evidence: Evidence | None
+    #: Evidence lines of an oops with ``<- file:line`` from vmlinux (only those it decoded).
+    decoded: tuple[str, ...] = ()
+    #: What was missing to say more (no gdb, no vmlinux).
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data for ``summary.json``."""
@@ -84,6 +89,8 @@ class Diagnosis:
             "cause": self.cause,
             "fix": self.fix,
             "evidence": None if self.evidence is None else self.evidence.to_dict(),
+            "decoded": list(self.decoded),
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -96,6 +103,8 @@ class Diagnosis:
             str(data["cause"]),
             str(data["fix"]),
             None if ev is None else Evidence.from_dict(ev),
+            tuple(data.get("decoded", ())),
+            tuple(data.get("notes", ())),
         )
 
     def where(self) -> str:
@@ -117,6 +126,10 @@ class Diagnosis:
             out += [f"  {ev.first + i:>{width}} | {line}" for i, line in enumerate(shown)]
             if len(ev.lines) > max_evidence:
                 out.append(f"  ... {len(ev.lines) - max_evidence} more lines in the log")
+        if self.decoded:
+            out.append("decoded with vmlinux:")
+            out += [f"  {line}" for line in self.decoded]
+        out += [f"note: {note}" for note in self.notes]
         out.append(f"fix: {self.fix}")
         return out
 
@@ -281,30 +294,18 @@ def _here(m: Match, log: _Log, ctx: StepContext) -> tuple[int, int]:
 # -- network, tools, headers --
 
 
-def _explain_network(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    host = m.groups.get("host", "of the server")
-    url = ""
-    urlm = re.search(r"unable to access '([^']+)'", m.line)
-    if urlm:
-        url = f" ({urlm.group(1)})"
-    return (
-        f"no network: the name {host} does not resolve{url}",
-        "connect this machine to the network (or set a proxy: git config http.proxy), or "
-        "clone on a machine with network and copy the checkout here, then run again",
-        _here(m, log, ctx),
-    )
+def _install(package: str, what: str, search: str) -> str:
+    """The fix for something a Debian package provides (or how to find the package)."""
+    if package:
+        return f"install it: sudo apt-get install {package}"
+    return f"install the package that provides {what} (apt-file search {search})"
 
 
 def _explain_missing_tool(
     m: Match, log: _Log, ctx: StepContext
 ) -> tuple[str, str, tuple[int, int]]:
     tool = m.groups["tool"]
-    package = package_for_tool(tool)
-    fix = (
-        f"install it: sudo apt-get install {package}"
-        if package
-        else f"install the program {tool} (a package providing it: apt-file search bin/{tool})"
-    )
+    fix = _install(package_for_tool(tool), f"the program {tool}", f"bin/{tool}")
     return (f"a host program is missing: {tool}", fix, _here(m, log, ctx))
 
 
@@ -312,13 +313,7 @@ def _explain_missing_header(
     m: Match, log: _Log, ctx: StepContext
 ) -> tuple[str, str, tuple[int, int]]:
     header = m.groups["header"]
-    package = package_for_header(header)
-    fix = (
-        f"install the headers: sudo apt-get install {package}"
-        if package
-        else f"install the development package that has <{header}> "
-        f"(apt-file search include/{header})"
-    )
+    fix = _install(package_for_header(header), f"<{header}>", f"include/{header}")
     where = f"{m.groups['file']}:{m.groups['line']}"
     last = _block_after(log, m.line_no, lambda s: bool(_CARET_RE.match(s)))
     return (f"a header is missing: <{header}> (included at {where})", fix, (m.line_no, last))
@@ -397,61 +392,6 @@ def _explain_no_space(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, 
         f"free space on the file system of {directory} (df -h {directory}): a kernel build "
         "needs several GiB, more with debug info; ccache -M bounds ccache's cache",
         (first, m.line_no),
-    )
-
-
-def _explain_killed(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    prog = m.groups["prog"]
-    return (
-        f"the compiler's {prog} was killed by a signal (the kernel's OOM killer does this "
-        "when memory runs out)",
-        "build with fewer jobs (a smaller make -jN) or add memory or swap; "
-        "`dmesg | grep -i 'out of memory'` shows whether the OOM killer did it",
-        _here(m, log, ctx),
-    )
-
-
-def _explain_oom(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    prog = m.groups["prog"]
-    return (
-        f"{prog} ran out of memory",
-        "raise or remove the memory limit (ulimit -v) of the shell that runs ukl-tui, "
-        "or build with fewer jobs on a machine with more memory",
-        _here(m, log, ctx),
-    )
-
-
-# -- QEMU --
-
-
-def _explain_hostfwd(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    rule = m.groups["rule"]
-    host_part = rule.split("-", 1)[0]
-    port = host_part.rsplit(":", 1)[-1]
-    return (
-        f"QEMU cannot forward host port {port}: something already listens on it",
-        f"stop what uses port {port} (ss -ltnp 'sport = :{port}' shows it; often an earlier "
-        "QEMU still running) or forward another host port in Network & boot",
-        _here(m, log, ctx),
-    )
-
-
-def _explain_cpu_kvm(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    model = m.groups["model"]
-    return (
-        f"QEMU refuses -cpu {model}: that CPU model needs KVM, which is not in use",
-        "boot with accel auto or tcg: under TCG ukl-tui uses -cpu max,-smap,-smep; "
-        "`ukl-tui check` says why KVM is not usable here",
-        _here(m, log, ctx),
-    )
-
-
-def _explain_qemu_other(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    return (
-        f"QEMU refused to start: {m.groups['msg']}",
-        "correct the QEMU option it names (Network & boot); the full command is in "
-        "summary.json and the Review screen",
-        _here(m, log, ctx),
     )
 
 
@@ -625,14 +565,6 @@ def _explain_panic(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tup
 # -- generic lines: used only when nothing specific matched --
 
 
-def _explain_generic(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
-    return (
-        m.line.strip()[:200],
-        "read the lines around it in the log; the program's own message names the problem",
-        _here(m, log, ctx),
-    )
-
-
 def _explain_make_error(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
     first = max(1, m.line_no - 5)
     return (
@@ -652,13 +584,33 @@ def _cause(
     kinds: frozenset[str],
     needles: str | tuple[str, ...],
     pattern: str,
-    explain: Explain,
+    explain: Explain | tuple[str, str],
     *,
     generic: bool = False,
 ) -> Cause:
+    """A row; ``explain`` may be (cause, fix) templates over the pattern's named groups."""
     if isinstance(needles, str):
         needles = (needles,)
+    if isinstance(explain, tuple):
+        explain = _templates(*explain)
     return Cause(id, kinds, needles, re.compile(pattern), explain, generic)
+
+
+class _Groups(dict[str, str]):
+    """Named groups for a template; an optional group that did not match reads as ""."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _templates(cause: str, fix: str) -> Explain:
+    """A one-line cause whose words come from the matched line's named groups."""
+
+    def explain(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
+        groups = _Groups(m.groups, line=m.line.strip()[:200])
+        return cause.format_map(groups), fix.format_map(groups), _here(m, log, ctx)
+
+    return explain
 
 
 #: The one table of causes. Order matters only between causes on the same line.
@@ -667,8 +619,12 @@ CAUSES: tuple[Cause, ...] = (
         "network",
         BUILD,
         "resolve host",
-        r"Could not resolve host: (?P<host>[^\s'\"]+)|[Tt]emporary failure in name resolution",
-        _explain_network,
+        r"(?:unable to access '(?P<url>[^']+)': )?Could not resolve host: (?P<host>[^\s'\"]+)",
+        (
+            "no network: the name {host} does not resolve",
+            "connect this machine to the network (or set a proxy: git config http.proxy), or "
+            "clone on a machine with network and copy the checkout here, then run again",
+        ),
     ),
     _cause(
         "missing-header",
@@ -724,28 +680,45 @@ CAUSES: tuple[Cause, ...] = (
         BUILD,
         "Killed signal terminated program",
         r"Killed signal terminated program (?P<prog>\S+)",
-        _explain_killed,
+        (
+            "the compiler's {prog} was killed by a signal (the kernel's OOM killer does this "
+            "when memory runs out)",
+            "build with fewer jobs (a smaller make -jN) or add memory or swap; "
+            "`dmesg | grep -i 'out of memory'` shows whether the OOM killer did it",
+        ),
     ),
     _cause(
         "out-of-memory",
         BUILD,
         "out of memory",
         r"^(?P<prog>[\w.+-]+): out of memory allocating",
-        _explain_oom,
+        (
+            "{prog} ran out of memory",
+            "raise or remove the memory limit (ulimit -v) of the shell that runs ukl-tui, "
+            "or build with fewer jobs on a machine with more memory",
+        ),
     ),
     _cause(
         "qemu-hostfwd",
         BOOT,
         "host forwarding rule",
-        r"Could not set up host forwarding rule '(?P<rule>[^']+)'",
-        _explain_hostfwd,
+        r"Could not set up host forwarding rule '(?P<rule>\w+:[^:']*:(?P<port>\d+)-[^']*)'",
+        (
+            "QEMU cannot forward host port {port}: something already listens on it",
+            "stop what uses port {port} (ss -ltnp 'sport = :{port}' shows it; often an "
+            "earlier QEMU still running) or forward another host port in Network & boot",
+        ),
     ),
     _cause(
         "qemu-cpu-needs-kvm",
         BOOT,
         "requires KVM",
         r"CPU model '(?P<model>[^']+)' requires KVM",
-        _explain_cpu_kvm,
+        (
+            "QEMU refuses -cpu {model}: that CPU model needs KVM, which is not in use",
+            "boot with accel auto or tcg: under TCG ukl-tui uses -cpu max,-smap,-smep; "
+            "`ukl-tui check` says why KVM is not usable here",
+        ),
     ),
     _cause(
         "no-init",
@@ -801,7 +774,11 @@ CAUSES: tuple[Cause, ...] = (
         BOOT,
         "qemu-system-",
         r"^qemu-system-[\w-]+: (?P<msg>.*?)\r?$",
-        _explain_qemu_other,
+        (
+            "QEMU refused to start: {msg}",
+            "correct the QEMU option it names (Network & boot); the full command is in "
+            "summary.json and the Review screen",
+        ),
         generic=True,
     ),
     _cause(
@@ -813,7 +790,15 @@ CAUSES: tuple[Cause, ...] = (
         generic=True,
     ),
     _cause(
-        "error-line", ANY, "rror", r"\b(?:fatal|[Ee]rror|ERROR): ", _explain_generic, generic=True
+        "error-line",
+        ANY,
+        "rror",
+        r"\b(?:fatal|[Ee]rror|ERROR): ",
+        (
+            "{line}",
+            "read the lines around it in the log; the program's own message names the problem",
+        ),
+        generic=True,
     ),
 )
 
@@ -958,4 +943,24 @@ def diagnose_step(
 ) -> dict[str, Any]:
     """The Runner's ``diagnose`` hook: :func:`diagnose` for a finished step, as JSON data."""
     ctx = StepContext(step.id, step.kind, step.argv, step.cwd, returncode, stopped_because)
-    return diagnose(Path(log_path), ctx).to_dict()
+    result = diagnose(Path(log_path), ctx)
+    if result.cause_id in KERNEL_CRASHES and result.evidence is not None and ctx.is_qemu:
+        result = decode_crash(result, ctx)
+    return result.to_dict()
+
+
+#: Causes whose evidence is a kernel report with a RIP and a call trace worth decoding.
+KERNEL_CRASHES = frozenset(
+    {"page-fault", "oops", "kernel-panic", "no-init", "no-root-fs", "init-exited"}
+)
+
+
+def decode_crash(result: Diagnosis, ctx: StepContext) -> Diagnosis:
+    """The diagnosis with its RIP and call trace decoded from the booted kernel's vmlinux."""
+    assert result.evidence is not None
+    kernel = ctx.qemu_option("-kernel")
+    vmlinux = find_vmlinux(kernel) if kernel else None
+    lines = list(result.evidence.lines)
+    decoded, missing = symbolize(lines, vmlinux)
+    changed = tuple(new for old, new in zip(lines, decoded, strict=True) if new != old)
+    return dataclasses.replace(result, decoded=changed, notes=tuple(missing))
