@@ -170,26 +170,34 @@ class _Log:
     near a match costs a few ``find`` calls however long the log is.
     """
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, data: bytes) -> None:
         self.path = path
-        self.text = text
+        self.data = data  # bytes: finding a needle is a memchr-speed scan, text is not
         self._anchors: dict[int, int] = {1: 0}
         self._count: int | None = None
+
+    def head_text(self, limit: int) -> str:
+        """The first ``limit`` bytes as text (for the few whole-log regex searches)."""
+        return self.data[:limit].decode("utf-8", "replace")
+
+    def text_between(self, start: int, end: int) -> str:
+        """Bytes ``start:end`` as text."""
+        return self.data[start:end].decode("utf-8", "replace")
 
     @property
     def line_count(self) -> int:
         """Lines in the log; a final newline ends the last line rather than starting one."""
         if self._count is None:
-            text = self.text
-            self._count = text.count("\n") + (0 if not text or text.endswith("\n") else 1)
+            data = self.data
+            self._count = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
             if self._count:
-                self._anchors[self._count] = text.rfind("\n", 0, len(text.rstrip("\n"))) + 1
+                self._anchors[self._count] = data.rfind(b"\n", 0, len(data.rstrip(b"\n"))) + 1
         return self._count
 
     def line_no(self, pos: int) -> int:
-        """The 1-based line holding character ``pos`` (remembered as an anchor)."""
-        no = self.text.count("\n", 0, pos) + 1
-        self._anchors[no] = self.text.rfind("\n", 0, pos) + 1
+        """The 1-based line holding byte ``pos`` (remembered as an anchor)."""
+        no = self.data.count(b"\n", 0, pos) + 1
+        self._anchors[no] = self.data.rfind(b"\n", 0, pos) + 1
         return no
 
     def start(self, no: int) -> int:
@@ -199,16 +207,16 @@ class _Log:
             return anchors[no]
         below = max((k for k in anchors if k < no), default=1)
         above = min((k for k in anchors if k > no), default=None)
-        text = self.text
+        data = self.data
         if above is not None and above - no < no - below:
             pos = anchors[above]
             for _ in range(above - no):
-                pos = text.rfind("\n", 0, pos - 1) + 1
+                pos = data.rfind(b"\n", 0, pos - 1) + 1
         else:
             pos = anchors[below]
             for _ in range(no - below):
-                nxt = text.find("\n", pos)
-                pos = len(text) if nxt == -1 else nxt + 1
+                nxt = data.find(b"\n", pos)
+                pos = len(data) if nxt == -1 else nxt + 1
         anchors[no] = pos
         return pos
 
@@ -217,8 +225,8 @@ class _Log:
         if not 1 <= no <= self.line_count:
             return ""
         begin = self.start(no)
-        end = self.text.find("\n", begin)
-        raw = self.text[begin : end if end != -1 else len(self.text)]
+        end = self.data.find(b"\n", begin)
+        raw = self.text_between(begin, end if end != -1 else len(self.data))
         return strip_sgr(clean_line(raw))
 
     def evidence(self, first: int, last: int) -> Evidence:
@@ -276,15 +284,29 @@ _ENTER_DIR_RE = re.compile(r"(?P<how>Entering|Leaving) directory [`'‘](?P<dir>
 
 
 def _directory_at(log: _Log, line_no: int, fallback: str) -> str:
-    """The directory make was in at ``line_no`` (its "Entering/Leaving directory" lines)."""
-    head = log.text[: log.start(line_no)]
-    stack = [fallback]
-    for m in _ENTER_DIR_RE.finditer(head):
-        if m.group("how") == "Entering":
-            stack.append(m.group("dir"))
-        elif len(stack) > 1:
-            stack.pop()
-    return stack[-1]
+    """The directory make was in at ``line_no``, from its "Entering/Leaving directory" lines.
+
+    Walked backwards with ``rfind`` (a forward regex over a 200,000-line head costs ~10x):
+    each "Leaving" skips the "Entering" that opened it.
+    """
+    data = log.data
+    pos = log.start(line_no)
+    skip = 0
+    while True:
+        pos = data.rfind(b" directory ", 0, pos)
+        if pos == -1:
+            return fallback
+        start = data.rfind(b"\n", 0, pos) + 1
+        end = data.find(b"\n", pos)
+        m = _ENTER_DIR_RE.search(log.text_between(start, end if end != -1 else len(data)))
+        if m is None:
+            continue
+        if m.group("how") == "Leaving":
+            skip += 1
+        elif skip:
+            skip -= 1
+        else:
+            return m.group("dir")
 
 
 def _here(m: Match, log: _Log, ctx: StepContext) -> tuple[int, int]:
@@ -343,7 +365,7 @@ def _explain_compile(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, t
 def _explain_undefined(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
     sym = m.groups["sym"]
     symbols = sorted(
-        set(re.findall(r"undefined reference to [`‘']([^'’`]+)['’]", log.text[:2_000_000]))
+        set(re.findall(r"undefined reference to [`‘']([^'’`]+)['’]", log.head_text(2_000_000)))
     )
     more = f" (and {len(symbols) - 1} more)" if len(symbols) > 1 else ""
     first = m.line_no
@@ -812,16 +834,17 @@ def _first_match(log: _Log, cause: Cause) -> Match | None:
     return min(found, key=lambda m: m.line_no) if found else None
 
 
-def _first_with(log: _Log, cause: Cause, needle: str) -> Match | None:
-    text = log.text
-    find = text.find
+def _first_with(log: _Log, cause: Cause, needle_text: str) -> Match | None:
+    data = log.data
+    find = data.find
+    needle = needle_text.encode()
     pos = find(needle)
     while pos != -1:
-        start = text.rfind("\n", 0, pos) + 1
-        end = find("\n", pos)
+        start = data.rfind(b"\n", 0, pos) + 1
+        end = find(b"\n", pos)
         if end == -1:
-            end = len(text)
-        raw = text[start:end]
+            end = len(data)
+        raw = log.text_between(start, end)
         line = strip_sgr(clean_line(raw)) if "\x1b" in raw or "\r" in raw else raw
         m = cause.pattern.search(line)
         if m:
@@ -831,11 +854,11 @@ def _first_with(log: _Log, cause: Cause, needle: str) -> Match | None:
     return None
 
 
-def _read(path: Path) -> str:
+def _read(path: Path) -> bytes:
     try:
-        return path.read_bytes().decode("utf-8", "replace")
+        return path.read_bytes()
     except OSError:
-        return ""
+        return b""
 
 
 def find_cause(
@@ -916,8 +939,8 @@ def diagnose(log_path: Path, ctx: StepContext) -> Diagnosis:
 def _kernel_spoke(log: _Log) -> bool:
     """Whether the kernel printed anything at all (its banner, or any timestamped line)."""
     return (
-        "Linux version" in log.text
-        or re.search(r"^\[\s*\d+\.\d+\]", log.text[:200_000], re.M) is not None
+        b"Linux version" in log.data
+        or re.search(r"^\[\s*\d+\.\d+\]", log.head_text(200_000), re.M) is not None
     )
 
 
