@@ -14,37 +14,36 @@ def step(sid: str, argv: list[str], cwd: Path) -> dict:
 
 
 def test_runs_are_listed_shown_and_pruned(tmp_path):
-    ok = write_steps(
-        tmp_path / "ok.json", [step("hello", [sys.executable, "-c", "print(1)"], tmp_path)]
-    )
+    hello = [step("hello", [sys.executable, "-c", "print(1)"], tmp_path)]
+    ok = write_steps(tmp_path / "ok.json", hello)
     bad = write_steps(tmp_path / "bad.json", [step("build", ["make", "no-such-target"], tmp_path)])
+    assert run_cli(["run", "--steps", str(ok), "--no-tui"], tmp_path).returncode == 0
     assert run_cli(["run", "--steps", str(ok), "--no-tui"], tmp_path).returncode == 0
     assert run_cli(["run", "--steps", str(bad), "--no-tui"], tmp_path).returncode == 1
 
     listed = run_cli(["runs"], tmp_path)
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert len(lines) == 2
-    assert "failed" in lines[0] and "build " in lines[0]  # newest first, with its step time
+    assert len(lines) == 3
+    # Newest first, with each step's time; a repeated plan's step is compared with its last run.
+    assert "failed" in lines[0] and " build " in lines[0]
     assert lines[0].endswith("- make cannot build no-such-target")
-    assert " ok " in lines[1] and "hello " in lines[1]
+    assert " ok " in lines[1] and "hello " in lines[1] and "s last time)" in lines[1]
+    assert " ok " in lines[2] and "last time" not in lines[2]
 
     shown = run_cli(["runs", "show", "last"], tmp_path)
     assert shown.returncode == 0, shown.stderr
     out = shown.stdout
     run_id = lines[0].split()[0]
     assert out.startswith(f"run {run_id}: failed")
-    assert (
-        "  1. build: failed (" in out
-        and "exit status 2)" in out
-        and f"{run_id}/01-build.log" in out
-    )
+    assert "  1. build: failed (" in out and "exit status 2)" in out
+    assert f"{run_id}/01-build.log" in out
     assert "  cause: make cannot build no-such-target" in out
     assert "No rule to make target 'no-such-target'" in out  # the evidence line itself
     assert "  fix: make in " in out
 
     pruned = run_cli(["runs", "prune", "--keep", "1"], tmp_path)
-    assert pruned.returncode == 0 and "removed 1 run(s)" in pruned.stdout
+    assert pruned.returncode == 0 and "removed 2 run(s)" in pruned.stdout
     assert run_cli(["runs"], tmp_path).stdout.splitlines() == [lines[0]]
 
     missing = run_cli(["runs", "show", "20000101-000000"], tmp_path)
