@@ -795,7 +795,7 @@ CAUSES: tuple[Cause, ...] = (
         "qemu-refused",
         BOOT,
         "qemu-system-",
-        r"^qemu-system-[\w-]+: (?P<msg>.*?)\r?$",
+        r"^qemu-system-[\w-]+: (?!terminating on signal)(?P<msg>.*?)\r?$",  # not our kill
         (
             "QEMU refused to start: {msg}",
             "correct the QEMU option it names (Network & boot); the full command is in "
@@ -813,7 +813,7 @@ CAUSES: tuple[Cause, ...] = (
     ),
     _cause(
         "error-line",
-        ANY,
+        BUILD,  # a kernel's console is full of harmless "Error:" lines
         "rror",
         r"\b(?:fatal|[Ee]rror|ERROR): ",
         (
@@ -883,6 +883,10 @@ def find_cause(
     return Diagnosis(ctx.step_id, cause.id, text, fix, log.evidence(first, last))
 
 
+#: Causes that only say which line looked like an error: a stopped hang or timeout says more.
+GENERIC_CAUSES = frozenset(c.id for c in CAUSES if c.generic)
+
+
 def diagnose(log_path: Path, ctx: StepContext) -> Diagnosis:
     """Why the step described by ``ctx`` failed, from its log; always an answer.
 
@@ -890,7 +894,8 @@ def diagnose(log_path: Path, ctx: StepContext) -> Diagnosis:
     the signal, the watchdog or the timeout) with the log's last lines as evidence.
     """
     found = find_cause(log_path, ctx)
-    if found is not None:
+    watched = ctx.stopped_because in ("silent", "timeout")
+    if found is not None and not (watched and found.cause_id in GENERIC_CAUSES):
         return found
     log = _Log(Path(log_path), _read(Path(log_path)))
     count = log.line_count
