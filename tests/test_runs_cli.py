@@ -49,3 +49,30 @@ def test_runs_are_listed_shown_and_pruned(tmp_path):
     missing = run_cli(["runs", "show", "20000101-000000"], tmp_path)
     assert missing.returncode == 2 and "no run '20000101-000000'" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_ccache_hits_of_a_repeated_build_are_recorded(tmp_path):
+    from tests.test_run_support import make_project
+
+    project = make_project(tmp_path / "proj")
+    steps = write_steps(
+        tmp_path / "build.json",
+        [
+            Step("clean", "clean", ("make", "clean"), str(project), {}, "prep", 60).to_dict(),
+            Step(
+                "build",
+                "build",
+                ("make", "CC=ccache gcc"),
+                str(project),
+                {"CCACHE_DIR": str(tmp_path / "ccache")},
+                "build",
+                60,
+            ).to_dict(),
+        ],
+    )
+    for _ in range(2):
+        assert run_cli(["run", "--steps", str(steps), "--no-tui"], tmp_path).returncode == 0
+    lines = run_cli(["runs"], tmp_path).stdout.splitlines()
+    # Seven compiles: all missed the empty cache the first time, all hit it the second.
+    assert "ccache hits 100.0 %" in lines[0] and "last time" in lines[0]
+    assert "ccache hits 0.0 %" in lines[1]

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ukl_tui import ccache_stats
+from ukl_tui.ccache_stats import uses_ccache
 from ukl_tui.diagnose import Diagnosis, diagnose_step
 from ukl_tui.errors import UserError
 from ukl_tui.locate import inspect_boot, with_gdb_stub
@@ -536,6 +538,7 @@ class RunSession:
             **runner_options,
         )
         self._probe_task: asyncio.Task[None] | None = None
+        self._ccache_before: dict[str, dict[str, int] | None] = {}
 
     @property
     def log_dir(self) -> Path:
@@ -595,7 +598,23 @@ class RunSession:
             if st.pgid is not None and group_members(st.pgid):
                 kill_group_sync(st.pgid, grace=1.0)
 
+    def _measure_ccache(self, event: RunEvent) -> None:
+        """Read ccache's counters around each build step that compiles through it."""
+        if not isinstance(event, StepStarted | StepFinished):
+            return
+        step = self.job.step(event.step_id)
+        if step is None or not uses_ccache(step):
+            return
+        now = ccache_stats.counters(ccache_stats.step_env(step))
+        if isinstance(event, StepStarted):
+            self._ccache_before[step.id] = now
+            return
+        before = self._ccache_before.pop(step.id, None)
+        if before is not None and now is not None:
+            self.runner.annotate(step.id, "ccache", ccache_stats.difference(before, now))
+
     def _event(self, event: RunEvent) -> None:
+        self._measure_ccache(event)
         self.state.add(event)
         if self.on_event is not None:
             self.on_event(event)

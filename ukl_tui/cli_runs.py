@@ -73,6 +73,9 @@ def _times(summary: dict[str, Any], previous: dict[str, Any] | None = None) -> s
             text = f"{step.get('id')} {float(step.get('duration') or 0):.1f} s"
             if step.get("id") in before:
                 text += f" ({before[step.get('id')]:.1f} s last time)"
+            cache = step.get("ccache")
+            if isinstance(cache, dict) and cache.get("hits", 0) + cache.get("misses", 0):
+                text += f" ccache hits {cache.get('hit_rate')} %"
             parts.append(text)
     return ", ".join(parts)
 

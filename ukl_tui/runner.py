@@ -106,6 +106,7 @@ class StepFinished:
     status: StepStatus
     diagnosis: dict[str, Any] | None = None
     inspect_task: asyncio.Task[None] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
     located: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -416,6 +417,7 @@ class _StepState:
     duration: float = 0.0
     diagnosis: dict[str, Any] | None = None
     inspect_task: asyncio.Task[None] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
     located: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -818,6 +820,12 @@ class Runner:
         else:
             st.kill_task = asyncio.ensure_future(self._terminate_group(st.pgid))
 
+    def annotate(self, step_id: str, key: str, value: Any) -> None:
+        """Add a fact about a step to its summary entry (written with the next summary)."""
+        for st in self._states:
+            if st.step.id == step_id:
+                st.notes[key] = value
+
     def inspect_now(self) -> None:
         """Look into the running boot now (a key in the Run screen); thread-safe."""
 
@@ -1057,6 +1065,7 @@ class Runner:
                 entry["diagnosis"] = st.diagnosis
             if st.located:
                 entry["located"] = st.located
+            entry.update(st.notes)
             steps.append(entry)
         errors = [p["text"] for st in self._states for p in st.problems if p["severity"] == "error"]
         return {
