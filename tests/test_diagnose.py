@@ -214,6 +214,39 @@ def test_init_that_exits_panics_the_kernel():
     assert "---[ end Kernel panic" in d.evidence.lines[-1]  # type: ignore[union-attr]
 
 
+def test_kernel_mode_page_fault_on_user_memory_with_smap_on():
+    """LKDTM's ACCESS_USERSPACE: what a UKL app's access looks like with SMAP still on."""
+    argv = qemu(cpu="max", append="console=ttyS0 lkdtm=ACCESS_USERSPACE")
+    d = run_diagnosis("boot-smap-page-fault.log", "boot", argv, stopped_because="fatal")
+    assert d.cause_id == "page-fault"
+    assert d.cause == (
+        "kernel-mode read of user address 0x7f071a7c1000 with SMEP/SMAP on (CR4=0x3506b0) "
+        "at lkdtm_ACCESS_USERSPACE+0xa7/0xe5"
+    )
+    assert "QEMU -cpu max offers them (use max,-smap,-smep)" in d.fix
+    assert "lacks clearcpuid=smap,smep" in d.fix
+    # The oops from its first line through the register dump and call trace, kept together.
+    assert span(d) == (126, 154)
+    lines = d.evidence.lines  # type: ignore[union-attr]
+    assert lines[0].startswith("BUG: unable to handle page fault")
+    assert any(x.startswith("RIP: 0010:lkdtm_ACCESS_USERSPACE") for x in lines)
+    assert "Call Trace:" in lines and lines[-1].startswith("---[ end trace")
+
+
+def test_page_fault_fix_names_only_what_is_still_missing():
+    argv = qemu(cpu="max,-smap,-smep", append="console=ttyS0")
+    d = run_diagnosis("boot-smap-page-fault.log", "boot", argv, stopped_because="fatal")
+    assert "QEMU" not in d.fix and "lacks clearcpuid=smap,smep" in d.fix
+
+
+def test_a_watched_hang_points_at_the_last_guest_line_not_qemus_kill():
+    argv = qemu(cpu="max", append="console=ttyS0 lkdtm=LOOP")
+    d = run_diagnosis("boot-hang-in-kernel.log", "boot", argv, stopped_because="silent")
+    assert d.cause_id == "silent"
+    assert d.cause == "the guest went silent after log line 125: a hang in the kernel or the app"
+    assert d.evidence is not None and d.evidence.lines[-2] == "lkdtm: Performing direct entry LOOP"
+
+
 def test_guest_that_prints_nothing_with_the_wrong_console():
     argv = qemu(append="console=tty0 clearcpuid=smap,smep mitigations=off")
     d = run_diagnosis("boot-silent-wrong-console.log", "boot", argv, stopped_because="silent")

@@ -535,6 +535,7 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
         [] if cr4 is None else [n for n, b in (("SMEP", _SMEP_BIT), ("SMAP", _SMAP_BIT)) if cr4 & b]
     )
     rip = next((line.split("RIP:", 1)[1].strip() for line in block if "RIP:" in line), "")
+    rip = rip.split(":", 1)[1] if re.match(r"[0-9a-f]{4}:", rip) else rip  # drop the CS
     at = f" at {rip}" if rip else ""
     if address < 4096:
         return (
@@ -545,7 +546,7 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
         )
     if address < _USER_TOP and (on or _smap_smep_status(ctx)):
         enabled = "/".join(on) if on else "SMAP/SMEP"
-        reg = f" (CR4={cr4:#x} has {enabled} on)" if on else ""
+        reg = f" (CR4={cr4:#x})" if on else ""
         missing = _smap_smep_status(ctx)
         fix = (
             "turn SMAP and SMEP off for UKL: " + "; ".join(missing)
@@ -908,12 +909,15 @@ def diagnose(log_path: Path, ctx: StepContext) -> Diagnosis:
     ):
         return Diagnosis(ctx.step_id, "silent", *_silent_guest(ctx), tail)
     if ctx.stopped_because == "silent":
+        last = count
+        while last > 1 and log.line(last).startswith("qemu-system"):  # QEMU's words on our kill
+            last -= 1
         return Diagnosis(
             ctx.step_id,
             "silent",
-            f"the guest went silent after log line {count}: a hang in the kernel or the app",
-            "the last lines show where it stopped; attach gdb to QEMU's gdb stub to see where "
-            "each vCPU is",
+            f"the guest went silent after log line {last}: a hang in the kernel or the app",
+            "the last lines show what it did last; where each vCPU was (gdb on QEMU's stub) "
+            "names the function it is stuck in",
             tail,
         )
     if ctx.stopped_because == "timeout":

@@ -21,6 +21,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -360,5 +361,12 @@ def inspect_boot(argv: tuple[str, ...], reason: str) -> dict[str, Any]:
         return {"cpus": [], "missing": ["QEMU runs without a gdb stub"], "lines": []}
     kernel = qemu_option(argv, "-kernel")
     vmlinux = find_vmlinux(kernel) if kernel else None
+    start = time.monotonic()
     location = locate(port, vmlinux)
-    return {**location.to_dict(), "lines": location.text_lines(), "reason": reason}
+    seconds = round(time.monotonic() - start, 2)
+    return {
+        **location.to_dict(),
+        "lines": location.text_lines(),
+        "reason": reason,
+        "seconds": seconds,
+    }
