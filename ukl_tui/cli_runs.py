@@ -90,9 +90,14 @@ def _diagnosis(summary: dict[str, Any]) -> Diagnosis | None:
         return None
 
 
+def _parent(args: argparse.Namespace) -> Path:
+    """The runs directory: ``--runs-dir`` or the cache's."""
+    return Path(args.runs_dir) if args.runs_dir else runs_dir()
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     """List past runs, newest first."""
-    parent = Path(args.runs_dir) if args.runs_dir else runs_dir()
+    parent = _parent(args)
     runs = past_runs(parent)
     if args.json:
         rows = [{"id": d.name, "dir": str(d), "summary": s} for d, s in runs]
@@ -128,7 +133,7 @@ def _find(parent: Path, run_id: str) -> Path:
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
     """One run: its steps, times, logs, diagnosis and where a stuck guest was."""
-    parent = Path(args.runs_dir) if args.runs_dir else runs_dir()
+    parent = _parent(args)
     d = _find(parent, args.id)
     try:
         summary = json.loads((d / "summary.json").read_text())
@@ -157,7 +162,7 @@ def cmd_runs_prune(args: argparse.Namespace) -> int:
     """Delete all but the newest ``--keep`` runs (only directories named like runs)."""
     if args.keep < 0:
         raise UserError("--keep must be 0 or more")
-    parent = Path(args.runs_dir) if args.runs_dir else runs_dir()
+    parent = _parent(args)
     stale = past_runs(parent)[args.keep :]
     for d, _ in stale:
         shutil.rmtree(d, ignore_errors=True)
