@@ -192,3 +192,15 @@ def test_job_checks_and_run_dirs(tmp_path):
     (parent / "not-a-run").mkdir()
     new_run_dir(parent, keep=1)
     assert (parent / "not-a-run").is_dir()  # only run-named directories are ever removed
+
+
+def test_run_dirs_are_bounded_by_the_size_of_their_logs(tmp_path):
+    parent = tmp_path / "runs"
+    made = []
+    for size in (300, 300, 300):  # three runs' logs, oldest first
+        run = new_run_dir(parent, keep=50, keep_bytes=700)
+        (run / "01-build.log").write_bytes(b"x" * size)
+        made.append(run)
+    newest = new_run_dir(parent, keep=50, keep_bytes=700)
+    # The newest runs whose logs fit in 700 bytes stay (two of 300); the oldest goes.
+    assert sorted(p.name for p in parent.iterdir()) == sorted(p.name for p in [*made[1:], newest])

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 #: How many run directories ``runs/`` keeps (the oldest go when a new run starts).
 KEEP_RUNS = 50
+#: And how many bytes of logs at most: a kernel build with V=1 or a chatty guest writes a lot.
+KEEP_BYTES = 2 << 30
 _RUN_DIR_RE = re.compile(r"^\d{8}-\d{6}(?:-\d+)?$")
 
 
@@ -186,8 +188,11 @@ def _run_key(name: str) -> tuple[str, int]:
     return "-".join(parts[:2]), int(parts[2]) if len(parts) > 2 else 1
 
 
-def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
-    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` directory; the oldest runs beyond ``keep`` go.
+def new_run_dir(
+    parent: Path | None = None, keep: int = KEEP_RUNS, keep_bytes: int = KEEP_BYTES
+) -> Path:
+    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` directory; the oldest runs beyond ``keep``, or
+    beyond ``keep_bytes`` of logs in all, go (the newest are kept).
 
     Only directories named like runs are ever removed.
     """
@@ -214,9 +219,28 @@ def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
     else:  # pragma: no cover - a thousand runs in one second
         raise UserError(f"cannot find a free run directory name in {parent}")
     old = [p for _, p in runs if p.is_dir()]
-    for stale in old[: max(0, len(old) + 1 - keep)]:
+    cut = max(0, len(old) + 1 - keep)
+    total = 0
+    for index in range(len(old) - 1, cut - 1, -1):  # newest first, until the cap
+        total += _tree_bytes(old[index])
+        if total > keep_bytes:
+            cut = index + 1
+            break
+    for stale in old[:cut]:
         shutil.rmtree(stale, ignore_errors=True)
     return candidate
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (a run directory: a few logs and a summary)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 # ----- what a run showed ---------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """``ukl-tui runs``: past runs from their ``summary.json``: list, show one, prune.
 
-Every run leaves a directory under ``~/.cache/ukl-tui/runs`` (``run_dir.new_run_dir``) with its
+Every run leaves a directory under ``~/.cache/ukl-tui/runs`` (``cli_run.new_run_dir``) with its
 step logs and the summary the Runner wrote; that summary is the whole record (status, steps,
 times, the diagnosis and where a stuck guest was), so this module only reads it. A run still
 in progress, or one whose summary is damaged, is listed as such rather than skipped.
