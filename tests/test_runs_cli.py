@@ -76,3 +76,26 @@ def test_ccache_hits_of_a_repeated_build_are_recorded(tmp_path):
     # Seven compiles: all missed the empty cache the first time, all hit it the second.
     assert "ccache hits 100.0 %" in lines[0] and "last time" in lines[0]
     assert "ccache hits 0.0 %" in lines[1]
+
+
+async def test_a_past_run_opens_read_only_in_the_run_screen(tmp_path):
+    from ukl_tui.cli_runs import past_runs, replay
+    from ukl_tui.screens.run import RunApp
+    from ukl_tui.widgets.logpane import PaneLog
+
+    bad = write_steps(tmp_path / "bad.json", [step("build", ["make", "no-such-target"], tmp_path)])
+    assert run_cli(["run", "--steps", str(bad), "--no-tui"], tmp_path).returncode == 1
+    ((run, summary),) = past_runs(tmp_path / "xdg-cache" / "ukl-tui" / "runs")
+    assert summary is not None and summary["status"] == "failed"
+    job, events = replay(run)
+    app = RunApp(job, run, autostart=False, replay=events)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await pilot.pause()
+        screen = app.run_screen
+        assert screen.session is None and not screen.state.running  # nothing runs again
+        verdict = str(screen.query_one("#run-verdict").render())
+        assert verdict.startswith("✗ step build: make cannot build no-such-target")
+        log = screen.query_one("#build-log", PaneLog)
+        assert any("No rule to make target 'no-such-target'" in line for line in log.lines)
+        assert screen.check_action("evidence", ()) is True
+        assert screen.check_action("locate", ()) is False

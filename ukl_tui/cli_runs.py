@@ -15,9 +15,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ukl_tui.cli_run import _RUN_DIR_RE, _run_key, runs_dir
+from ukl_tui.cli_run import _RUN_DIR_RE, RunEvent, RunJob, _run_key, runs_dir
 from ukl_tui.diagnose import Diagnosis
 from ukl_tui.errors import UserError
+from ukl_tui.runner import (
+    Located,
+    Milestone,
+    OutputLines,
+    Problem,
+    RunFinished,
+    StepFinished,
+    StepStarted,
+    clean_line,
+)
+from ukl_tui.steps import Step
 
 
 def past_runs(parent: Path) -> list[tuple[Path, dict[str, Any] | None]]:
@@ -135,6 +146,12 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     """One run: its steps, times, logs, diagnosis and where a stuck guest was."""
     parent = _parent(args)
     d = _find(parent, args.id)
+    if args.tui:
+        from ukl_tui.screens.run import RunApp
+
+        job, events = replay(d)
+        RunApp(job, d, autostart=False, replay=events).run()
+        return 0
     try:
         summary = json.loads((d / "summary.json").read_text())
     except (OSError, ValueError) as exc:
@@ -156,6 +173,59 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         for line in diagnosis.text_lines():
             print(f"  {line}")
     return 0
+
+
+def replay(run: Path) -> tuple[RunJob, list[RunEvent]]:
+    """A past run as the job and the events its Run screen showed (from summary.json and logs).
+
+    The output lines come back from the step logs (cleaned as the runner cleans them); the
+    milestones, problems, diagnosis and located reports from the summary. Fed into a Run
+    screen without a session, this shows the run read-only.
+    """
+    try:
+        summary = json.loads((run / "summary.json").read_text())
+        entries = [e for e in summary["steps"] if isinstance(e, dict)]
+        steps = tuple(
+            Step(e["id"], e["title"], tuple(e["argv"]), e["cwd"], e.get("env", {}), e["kind"], None)
+            for e in entries
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{run}/summary.json does not describe a run: {exc}") from None
+    events: list[RunEvent] = []
+    ran = [e for e in entries if e.get("status") not in (None, "not-run")]
+    for e in ran:
+        sid, log = e["id"], run / str(e.get("log"))
+        events.append(
+            StepStarted(
+                sid, e["index"], len(steps), e["title"], e["kind"], tuple(e["argv"]), str(log)
+            )
+        )
+        try:
+            text = log.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        lines = text.split("\n")  # as the runner splits: only at newlines
+        if lines and not lines[-1]:
+            lines.pop()
+        events.append(OutputLines(sid, [clean_line(line) for line in lines]))
+        for m in e.get("milestones", []):
+            events.append(Milestone(sid, m["key"], m["line"], float(m["elapsed"])))
+        for pr in e.get("problems", []):
+            events.append(Problem(sid, pr["severity"], pr["line_no"], pr["text"], pr["hint"]))
+        for loc in e.get("located", []):
+            events.append(Located(sid, str(loc.get("reason", "")), loc))
+        events.append(
+            StepFinished(
+                sid,
+                e.get("returncode"),
+                float(e.get("duration") or 0),
+                e["status"],
+                e.get("diagnosis"),
+            )
+        )
+    failed = next((e["id"] for e in ran if e["status"] != "ok"), None)
+    events.append(RunFinished(str(summary.get("status")), str(run / "summary.json"), failed))
+    return RunJob(steps=steps), events
 
 
 def cmd_runs_prune(args: argparse.Namespace) -> int:
@@ -185,6 +255,7 @@ def register(sub: Any) -> None:
     show = actions.add_parser("show", help="one run: steps, times, diagnosis, log paths")
     show.add_argument("id", help="the run's id (its directory name) or 'last'")
     show.add_argument("--runs-dir", metavar="DIR", help=argparse.SUPPRESS)
+    show.add_argument("--tui", action="store_true", help="open it read-only in the Run screen")
     show.set_defaults(func=cmd_runs_show)
     prune = actions.add_parser("prune", help="delete all but the newest runs")
     prune.add_argument("--keep", type=int, required=True, metavar="N", help="runs to keep")

@@ -156,11 +156,16 @@ class RunScreen(Screen[int]):
         boot_silence: float | None = 60.0,
         probe_timeout: float = 60.0,
         runner_options: dict[str, Any] | None = None,
+        replay: Sequence[RunEvent] = (),
         name: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's name
     ) -> None:
-        """Prepare the screen; the run starts on mount unless ``autostart`` is False."""
+        """Prepare the screen; the run starts on mount unless ``autostart`` is False.
+
+        ``replay`` are a past run's events (``cli_runs.replay``), shown on mount read-only.
+        """
         super().__init__(name=name, id=id)
+        self.replay = list(replay)
         self.job = as_job(job)
         self.log_dir = log_dir
         self.autostart = autostart
@@ -219,7 +224,9 @@ class RunScreen(Screen[int]):
         self._refresh_all()
         self.set_interval(1.0, self._tick)
         self._install_signal_handlers()
-        if self.autostart:
+        for event in self.replay:
+            self.feed(event)
+        if self.autostart and not self.replay:
             self.start()
 
     def on_unmount(self) -> None:
