@@ -220,7 +220,7 @@ def test_kernel_mode_page_fault_on_user_memory_with_smap_on():
     d = run_diagnosis("boot-smap-page-fault.log", "boot", argv, stopped_because="fatal")
     assert d.cause_id == "page-fault"
     assert d.cause == (
-        "kernel-mode read of user address 0x7f071a7c1000 with SMEP/SMAP on (CR4=0x3506b0) "
+        "kernel-mode read of user address 0x7f071a7c1000 with SMAP on (CR4=0x3506b0) "
         "at lkdtm_ACCESS_USERSPACE+0xa7/0xe5"
     )
     assert "QEMU -cpu max offers them (use max,-smap,-smep)" in d.fix
@@ -231,6 +231,26 @@ def test_kernel_mode_page_fault_on_user_memory_with_smap_on():
     assert lines[0].startswith("BUG: unable to handle page fault")
     assert any(x.startswith("RIP: 0010:lkdtm_ACCESS_USERSPACE") for x in lines)
     assert "Call Trace:" in lines and lines[-1].startswith("---[ end trace")
+
+
+def test_kernel_mode_execution_of_user_memory_with_smep_on():
+    """LKDTM's EXEC_USERSPACE: the kernel jumps into a user page, which SMEP forbids."""
+    argv = qemu(cpu="max", append="console=ttyS0 lkdtm=EXEC_USERSPACE")
+    d = run_diagnosis("boot-smep-exec-user.log", "boot", argv, stopped_because="fatal")
+    assert d.cause == (
+        "kernel-mode instruction fetch from user address 0x7f8fe0097000 with SMEP on "
+        "(CR4=0x3506b0) at 0x7f8fe0097000"
+    )
+    assert "max,-smap,-smep" in d.fix
+    assert d.evidence.lines[0] == "unable to execute userspace code (SMEP?) (uid: 0)"  # type: ignore[union-attr]
+
+
+def test_kernel_null_pointer_dereference_is_not_blamed_on_smap():
+    argv = qemu(cpu="max", append="console=ttyS0 lkdtm=ACCESS_NULL")
+    d = run_diagnosis("boot-null-dereference.log", "boot", argv, stopped_because="fatal")
+    assert d.cause_id == "page-fault"
+    assert d.cause == "kernel NULL pointer dereference (read of 0x0) at lkdtm_ACCESS_NULL+0xf/0x4e"
+    assert "SMAP" not in d.fix and "call trace" in d.fix
 
 
 def test_page_fault_fix_names_only_what_is_still_missing():

@@ -25,7 +25,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +267,6 @@ class Cause:
     pattern: re.Pattern[str]
     explain: Explain
     generic: bool = False
-    notes: str = field(default="", compare=False)
 
 
 def _block_after(log: _Log, start: int, follows: Callable[[str], bool]) -> int:
@@ -505,7 +504,9 @@ def _explain_init_exited(m: Match, log: _Log, ctx: StepContext) -> tuple[str, st
 
 
 _CR4_RE = re.compile(r"CR4: (?P<cr4>[0-9a-fA-F]+)")
-_PF_ACCESS_RE = re.compile(r"#PF: supervisor (?P<access>[a-z ]+?) access in kernel mode")
+_PF_ACCESS_RE = re.compile(
+    r"#PF: supervisor (?:(?P<rw>read|write) access|(?P<fetch>instruction fetch)) in kernel mode"
+)
 _SMEP_BIT, _SMAP_BIT = 1 << 20, 1 << 21
 _USER_TOP = 0x0000_8000_0000_0000
 
@@ -527,8 +528,17 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
     block = [log.line(n) for n in range(first, last + 1)]
     text = "\n".join(block)
     address = int(m.groups["addr"], 16)
+    if first > 1 and "unable to execute userspace code" in log.line(first - 1):
+        first -= 1  # the kernel's own SMEP remark comes just before the BUG line
     access_m = _PF_ACCESS_RE.search(text)
-    access = access_m.group("access") if access_m else "an"
+    fetch = bool(access_m and access_m.group("fetch"))
+    access = (
+        "instruction fetch from"
+        if fetch
+        else f"{access_m.group('rw')} of"
+        if access_m
+        else "access to"
+    )
     cr4_m = _CR4_RE.search(text)
     cr4 = int(cr4_m.group("cr4"), 16) if cr4_m else None
     on = (
@@ -539,12 +549,14 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
     at = f" at {rip}" if rip else ""
     if address < 4096:
         return (
-            f"kernel NULL pointer dereference ({access} of {address:#x}){at}",
+            f"kernel NULL pointer dereference ({access} {address:#x}){at}",
             "a bug in kernel code or, with UKL, in the app running in ring 0 (ukl issue #30): "
             "the call trace below shows which function",
             (first, last),
         )
     if address < _USER_TOP and (on or _smap_smep_status(ctx)):
+        if on:  # a fetch is what SMEP stops, a read or write what SMAP stops
+            on = [n for n in on if n == ("SMEP" if fetch else "SMAP")] or on
         enabled = "/".join(on) if on else "SMAP/SMEP"
         reg = f" (CR4={cr4:#x})" if on else ""
         missing = _smap_smep_status(ctx)
@@ -555,12 +567,12 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
             "(the ukl-base preset sets both)"
         )
         return (
-            f"kernel-mode {access} of user address {address:#x} with {enabled} on{reg}{at}",
+            f"kernel-mode {access} user address {address:#x} with {enabled} on{reg}{at}",
             fix,
             (first, last),
         )
     return (
-        f"kernel page fault ({access} of {address:#x}){at}",
+        f"kernel page fault ({access} {address:#x}){at}",
         "a bug in kernel code or the ring-0 app: the call trace shows where (ukl issue #30)",
         (first, last),
     )
