@@ -78,6 +78,9 @@ def test_a_panic_is_located_and_the_report_says_vmlinux_is_missing(bzimage, tmp_
     verdict = session.verdict()
     assert verdict.diagnosis is not None and verdict.diagnosis.cause_id == "no-root-fs"
     assert any(d.startswith("where (panic): CPU 0") for d in verdict.details)
+    # The missing vmlinux is said once: in the diagnosis's notes (its trace is not decoded).
+    assert any("no vmlinux" in n for n in verdict.diagnosis.notes)
+    assert not any("no vmlinux" in d for d in verdict.details)
     summary = session.runner.summary()
     assert summary["steps"][0]["located"][0]["reason"] == "panic"
     assert not pids_with_cmdline(str(kernel))

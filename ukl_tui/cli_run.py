@@ -480,10 +480,12 @@ class RunState:
                 details.append("not printed: " + ", ".join(missing))
             for located in self.located:
                 if located.step_id == failed.step.id:
+                    said = {f"not located: {n}" for n in (diagnosis.notes if diagnosis else ())}
                     details += [
                         f"where ({located.reason}): {line}"
                         for line in located.report.get("lines", [])
-                        if not line.startswith("  ")  # each vCPU's place, not its backtrace
+                        # each vCPU's place, not its backtrace; a missing vmlinux said once
+                        if not line.startswith("  ") and line not in said
                     ]
         if failed is not None and failed.log_path:
             details.append(f"log: {failed.log_path}")
