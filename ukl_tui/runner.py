@@ -105,9 +105,6 @@ class StepFinished:
     duration: float
     status: StepStatus
     diagnosis: dict[str, Any] | None = None
-    inspect_task: asyncio.Task[None] | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
-    located: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
