@@ -32,8 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ukl_tui import ccache_stats
-from ukl_tui.ccache_stats import uses_ccache
+from ukl_tui.ccache_stats import counters, difference, step_env, uses_ccache
 from ukl_tui.diagnose import Diagnosis, diagnose_step
 from ukl_tui.errors import UserError
 from ukl_tui.locate import inspect_boot, with_gdb_stub
@@ -631,13 +630,13 @@ class RunSession:
         step = self.job.step(event.step_id)
         if step is None or not uses_ccache(step):
             return
-        now = ccache_stats.counters(ccache_stats.step_env(step))
+        now = counters(step_env(step))
         if isinstance(event, StepStarted):
             self._ccache_before[step.id] = now
             return
         before = self._ccache_before.pop(step.id, None)
         if before is not None and now is not None:
-            self.runner.annotate(step.id, "ccache", ccache_stats.difference(before, now))
+            self.runner.annotate(step.id, "ccache", difference(before, now))
 
     def _event(self, event: RunEvent) -> None:
         self._measure_ccache(event)
