@@ -299,6 +299,21 @@ def test_an_unknown_failure_reports_the_exit_status_and_the_log_tail(tmp_path: P
     assert d.evidence.lines[-1] == "step 29"  # type: ignore[union-attr]
 
 
+async def test_a_step_whose_program_is_missing_names_its_package(tmp_path: Path, monkeypatch):
+    """The runner cannot start gdb (off PATH here): the diagnosis names Debian's package."""
+    from ukl_tui.diagnose import diagnose_step
+    from ukl_tui.runner import Runner
+    from ukl_tui.steps import Step
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH
+    step = Step("probe", "probe", ("gdb", "--version"), str(tmp_path), {}, "prep", 30)
+    runner = Runner([step], tmp_path / "logs", diagnose=diagnose_step)
+    assert await runner.run() == "failed"
+    d = runner.summary()["diagnosis"]
+    assert d["cause_id"] == "missing-tool" and d["cause"] == "a host program is missing: gdb"
+    assert d["fix"] == "install it: sudo apt-get install gdb"
+
+
 def test_generic_lines_lose_to_a_specific_cause_even_when_earlier(tmp_path: Path):
     log = tmp_path / "x.log"
     text = (LOGS / "make-no-flex.log").read_text()

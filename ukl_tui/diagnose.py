@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -941,6 +942,15 @@ def diagnose(log_path: Path, ctx: StepContext) -> Diagnosis:
             tail,
         )
     rc = ctx.returncode
+    if rc == 127 and count == 0 and ctx.argv and shutil.which(ctx.argv[0]) is None:
+        # The runner could not start it at all (its exec failed): the program is missing.
+        return Diagnosis(
+            ctx.step_id,
+            "missing-tool",
+            f"a host program is missing: {prog}",
+            _install(package_for_tool(prog), f"the program {prog}", f"bin/{prog}"),
+            None,
+        )
     how = (
         f"was killed by signal {-rc}"
         if rc is not None and rc < 0
