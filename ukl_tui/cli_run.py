@@ -515,6 +515,13 @@ class RunState:
         return tuple(lines)
 
 
+def ran_as(step: Step, started: StepStarted) -> Step:
+    """The step with the argv it really ran with (the session adds QEMU's gdb stub)."""
+    if started.argv and tuple(started.argv) != step.argv:
+        return dataclasses.replace(step, argv=tuple(started.argv))
+    return step
+
+
 # ----- running -------------------------------------------------------------------------------
 
 
@@ -709,7 +716,7 @@ class StreamPrinter:
                 + "\n"
             )
             if step is not None:
-                out.write(self._mark(f"$ {step.shell_line()}", "2") + "\n")
+                out.write(self._mark(f"$ {ran_as(step, event).shell_line()}", "2") + "\n")
         elif isinstance(event, Milestone):
             out.write(self._mark(f">>> {event.key} ({event.elapsed:.1f} s)", "1;32") + "\n")
         elif isinstance(event, Problem):

@@ -31,7 +31,15 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static, Ta
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from ukl_tui.cli_run import ProbeResult, RunEvent, RunJob, RunSession, RunState, Verdict
+from ukl_tui.cli_run import (
+    ProbeResult,
+    RunEvent,
+    RunJob,
+    RunSession,
+    RunState,
+    Verdict,
+    ran_as,
+)
 from ukl_tui.diagnose import Diagnosis
 from ukl_tui.errors import UserError
 from ukl_tui.runner import (
@@ -288,7 +296,7 @@ class RunScreen(Screen[int]):
             pane = self._pane_for(event.step_id)
             header = [f"==> [{event.index}/{event.total}] {event.step_id}: {event.title}"]
             if step is not None:
-                header.append("$ " + step.shell_line())
+                header.append("$ " + ran_as(step, event).shell_line())
             pane.begin_step(event.step_id, header)
             if event.kind == "boot":
                 self._set_prompt("")
