@@ -260,7 +260,13 @@ def parse_gdb(out: str, symbols: bool = True) -> list[CpuPlace]:
         if frames:
             frames[0] = pc
         state = _STATE_RE.search(headers_by_cpu[cpu])
-        backtrace = tuple(frames) if symbols and frames else (pc,)
+        if symbols and frames:
+            # Past the kernel's entry code gdb unwinds into user stacks and per-CPU data (it
+            # does not read ORC): keep the frames that have a source line.
+            cut = next((i for i, f in enumerate(frames[1:], 1) if not f.file), len(frames))
+            backtrace = tuple(frames[:cut])
+        else:
+            backtrace = (pc,)
         places.append(CpuPlace(cpu, pc, backtrace, state.group(1).strip() if state else ""))
     return places
 
