@@ -17,9 +17,9 @@ import pytest
 from tests.support.boot_fixtures import bzimage  # noqa: F401
 from tests.test_run_support import pids_with_cmdline
 from ukl_tui.boot import BootSpec
-from ukl_tui.cli_run import RunJob, RunSession
 from ukl_tui.host import KvmStatus
 from ukl_tui.locate import free_port, gdb_port_of, parse_gdb, qemu_option, with_gdb_stub
+from ukl_tui.run_session import RunJob, RunSession
 from ukl_tui.runner import Located
 
 TCG = KvmStatus(False, "tests run under TCG")

@@ -22,8 +22,8 @@ from tests.conftest import CI_CACHE
 from tests.support.lkdtm_kernel import build_lkdtm_kernel, lkdtm_initramfs
 from tests.test_run_support import pids_with_cmdline
 from ukl_tui.boot import BootSpec
-from ukl_tui.cli_run import RunJob, RunSession
 from ukl_tui.host import KvmStatus
+from ukl_tui.run_session import RunJob, RunSession
 from ukl_tui.runner import Located, Problem
 
 pytestmark = [pytest.mark.slow, pytest.mark.realtree]

@@ -1,6 +1,6 @@
 """``ukl-tui runs``: past runs from their ``summary.json``: list, show one, prune.
 
-Every run leaves a directory under ``~/.cache/ukl-tui/runs`` (``cli_run.new_run_dir``) with its
+Every run leaves a directory under ``~/.cache/ukl-tui/runs`` (``run_session.new_run_dir``) with its
 step logs and the summary the Runner wrote; that summary is the whole record (status, steps,
 times, the diagnosis and where a stuck guest was), so this module only reads it. A run still
 in progress, or one whose summary is damaged, is listed as such rather than skipped.
@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ukl_tui.cli_run import _RUN_DIR_RE, RunEvent, RunJob, _run_key, runs_dir
 from ukl_tui.diagnose import Diagnosis
 from ukl_tui.errors import UserError
+from ukl_tui.lines import clean_line
+from ukl_tui.run_session import _RUN_DIR_RE, RunEvent, RunJob, _run_key, runs_dir
 from ukl_tui.runner import (
     Located,
     Milestone,
@@ -26,7 +27,6 @@ from ukl_tui.runner import (
     RunFinished,
     StepFinished,
     StepStarted,
-    clean_line,
 )
 from ukl_tui.steps import Step
 

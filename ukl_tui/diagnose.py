@@ -32,8 +32,8 @@ from typing import Any
 
 from ukl_tui.boot import cmdline_clears_smap_smep, cpu_flags_clear_smap_smep
 from ukl_tui.host import package_for_header, package_for_tool
+from ukl_tui.lines import clean_line, strip_sgr
 from ukl_tui.locate import find_vmlinux, qemu_option, symbolize
-from ukl_tui.runner import clean_line, strip_sgr
 from ukl_tui.steps import Step
 
 #: How many lines a multi-line report may span as evidence (a panic with a long call trace).

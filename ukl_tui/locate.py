@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ukl_tui.host import package_for_tool
-from ukl_tui.runner import kill_group_sync
+from ukl_tui.procs import kill_group
 
 #: How long one gdb batch may take (loading a vmlinux with debug info takes seconds).
 GDB_TIMEOUT = 60.0
@@ -168,13 +168,12 @@ def run_gdb(argv: list[str], timeout: float = GDB_TIMEOUT) -> str:
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        kill_group_sync(proc.pid, grace=0.5)
+        kill_group(proc.pid, grace=0.5)
         proc.communicate()
         raise TimeoutError(f"gdb gave no answer within {timeout:g} s") from None
     finally:
         if proc.poll() is None:
-            kill_group_sync(proc.pid, grace=0.5)
-            proc.wait()
+            kill_group(proc.pid, grace=0.5, leader=proc)
     return out.decode("utf-8", "replace")
 
 
