@@ -110,20 +110,21 @@ def test_without_gdb_the_report_says_so_and_the_run_ends(bzimage, tmp_path, monk
 
 @pytest.mark.slow
 async def test_g_in_the_run_screen_asks_where_the_running_guest_is(bzimage, tmp_path):  # noqa: F811
-    from tests.test_run_boot import boot_job, until
+    from tests.support.waiting import wait_for
+    from tests.test_run_boot import boot_job
     from ukl_tui.screens.run import RunApp
 
     app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
     async with app.run_test(size=(160, 45)) as pilot:
         screen = app.run_screen
-        await until(pilot, lambda: screen.state.current == "boot", "QEMU")
+        await wait_for(pilot, lambda: screen.state.current == "boot", 90, what="QEMU")
         await pilot.pause(0.5)
         assert screen.check_action("locate", ()) is True
         await pilot.press("g")
-        await until(pilot, lambda: bool(screen.state.located), "the located report", 90)
+        await wait_for(pilot, lambda: bool(screen.state.located), 90, what="the located report")
         located = screen.state.located[0]
         assert located.reason == "asked" and located.report["cpus"]
         assert screen.state.running  # gdb detached: the guest runs on
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not screen.state.running, "the run to end", 30)
+        await wait_for(pilot, lambda: not screen.state.running, 30, what="the run to end")
         assert screen.check_action("locate", ()) is False
