@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "ukl_tui.cli_presets",
     "ukl_tui.cli_plan",
     "ukl_tui.cli_run",
+    "ukl_tui.cli_runs",
 )
 
 

@@ -30,8 +30,10 @@ from ukl_tui.run_session import (
     StopSignals,
     Verdict,
     new_run_dir,
+    ran_as,
 )
 from ukl_tui.runner import (
+    Located,
     Milestone,
     OutputLines,
     Problem,
@@ -83,7 +85,7 @@ class StreamPrinter:
                 + "\n"
             )
             if step is not None:
-                out.write(self._mark(f"$ {step.shell_line()}", "2") + "\n")
+                out.write(self._mark(f"$ {ran_as(step, event).shell_line()}", "2") + "\n")
         elif isinstance(event, Milestone):
             out.write(self._mark(f">>> {event.key} ({event.elapsed:.1f} s)", "1;32") + "\n")
         elif isinstance(event, Problem):
@@ -117,6 +119,10 @@ class StreamPrinter:
                 self._mark(f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})", sgr)
                 + "\n"
             )
+        elif isinstance(event, Located):
+            out.write(self._mark(f">>> where the guest is ({event.reason}):", "1") + "\n")
+            for line in event.report.get("lines", []):
+                out.write(self._mark(f">>>   {line}", "1") + "\n")
         elif isinstance(event, ProbeResult):
             word = "answered" if event.ok else "did not answer"
             sgr = "1;32" if event.ok else "1;31"
@@ -130,7 +136,13 @@ class StreamPrinter:
             self._partial = ""
         word, sgr = ("OK", "1;32") if verdict.ok else ("FAILED", "1;31")
         self.out.write(self._mark(f"ukl-tui: {word}: {verdict.headline}", sgr) + "\n")
-        for line in verdict.details:
+        details = verdict.details
+        if verdict.diagnosis is not None:
+            # The evidence itself, so a CI log shows the cause without opening the step log.
+            details = tuple(verdict.diagnosis.text_lines()[1:]) + tuple(
+                d for d in details if not d.startswith(("evidence: ", "fix: "))
+            )
+        for line in details:
             self.out.write(f"ukl-tui:   {line}\n")
         self.out.write(f"ukl-tui: logs and summary.json in {log_dir}\n")
         self.out.flush()
@@ -161,6 +173,7 @@ class JsonPrinter:
             "exit_code": verdict.exit_code,
             "headline": verdict.headline,
             "details": list(verdict.details),
+            "diagnosis": None if verdict.diagnosis is None else verdict.diagnosis.to_dict(),
             "log_dir": str(log_dir),
         }
         self.out.write(json.dumps(data) + "\n")
