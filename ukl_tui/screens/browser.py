@@ -87,6 +87,7 @@ class BrowserScreen(Screen[None]):
         Binding("ctrl+y", "redo", "Redo", show=False),
         Binding("d", "diff", "Diff"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("p", "save_preset", "Save as preset"),
         Binding("c", "conflicts", "Conflicts"),
         Binding("i", "toggle_info", "Info", show=False),
     ]
@@ -462,6 +463,12 @@ class BrowserScreen(Screen[None]):
         path = self.wizard.save_config()
         if path is not None:
             self.say(f"Saved {path} (the previous file is kept as {path.name}.old).")
+
+    def action_save_preset(self) -> None:
+        """p: Save as preset... what you chose (not what follows), as a preset of your own."""
+        from ukl_tui.screens.save_preset import SavePresetScreen
+
+        self.app.push_screen(SavePresetScreen.for_session(self.wizard.session))
 
     # ----- conflicts ------------------------------------------------------------------
 

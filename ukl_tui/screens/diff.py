@@ -18,6 +18,7 @@ from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ukl_tui.app import display_path
+from ukl_tui.errors import UserError
 from ukl_tui.kconfig import Change, Tree
 
 
@@ -39,7 +40,10 @@ class DiffScreen(ModalScreen[str | None]):
     saving writes, though none of those values changed.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("o", "compare", "Compare with a file"),
+    ]
 
     def __init__(self, tree: Tree, changes: list[Change], **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -66,6 +70,7 @@ class DiffScreen(ModalScreen[str | None]):
                 )
             if count:
                 text += " Enter jumps to a symbol; Esc closes."
+            text += " o compares with any other .config."
             yield Static(text, classes="muted")
             width = min(40, max((len(c.name) for c in self.changes), default=10) + 2)
             yield OptionList(
@@ -83,3 +88,21 @@ class DiffScreen(ModalScreen[str | None]):
     def action_close(self) -> None:
         """Escape."""
         self.dismiss(None)
+
+    def action_compare(self) -> None:
+        """o: ask for a file, then compare it with the current values (choices and reasons)."""
+        from ukl_tui.screens.compare import ask_file
+
+        self.app.push_screen(ask_file(), self._compare)
+
+    def _compare(self, text: str | None) -> None:
+        from ukl_tui.screens.compare import CompareScreen
+
+        if not text:
+            return
+        try:
+            screen = CompareScreen(self.model, text)
+        except UserError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        self.app.push_screen(screen, lambda name: name and self.dismiss(name))

@@ -55,6 +55,7 @@ class ReviewScreen(Screen[None]):
         Binding("f", "fix", "Fix"),
         Binding("y", "copy", "Copy commands"),
         Binding("ctrl+s", "save_config", "Save .config"),
+        Binding("p", "save_preset", "Save as preset"),
         Binding("ctrl+w", "save_plan", "Save plan"),
         Binding("ctrl+r", "run", "Run"),
     ]
@@ -272,6 +273,12 @@ class ReviewScreen(Screen[None]):
         if path is not None:
             self.say(f"Saved {path}.")
             self.rebuild()
+
+    def action_save_preset(self) -> None:
+        """p: Save as preset... the configuration and boot settings, as a preset of your own."""
+        from ukl_tui.screens.save_preset import SavePresetScreen
+
+        self.app.push_screen(SavePresetScreen.for_session(self.wizard.session))
 
     @on(Button.Pressed, "#save-plan")
     @on(Input.Submitted, "#plan-path")
