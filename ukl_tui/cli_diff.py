@@ -53,7 +53,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UserError(f"{path}: no such configuration file")
     tree = load_tree(tree_path(args), overlays=args.overlay)
-    result = compare(tree, a, b)
+    result = compare(tree, a, b, keep_values=False)
     if args.json:
         print_json(result.to_dict())
     elif args.format == "fragment":

@@ -257,37 +257,38 @@ def _reason(sym: Symbol, a: _State, b: _State, differing: set[str]) -> tuple[str
     return (f"default (follows {', '.join(defaults)})" if defaults else "default"), defaults
 
 
-def compare(tree: Tree, a: Path, b: Path | None = None) -> Comparison:
+def compare(
+    tree: Tree, a: Path, b: Path | None = None, *, keep_values: bool = True
+) -> Comparison:
     """Compare configuration file ``a`` with file ``b`` (see the module docstring), or with
     the tree's current values when ``b`` is None (the wizard's diff against any file).
 
-    The tree's own values are restored afterwards, so the wizard keeps its session.
+    B is read first, then A (the differences are known once both texts are, so A's side of
+    each is read while A is loaded), then B again for what B holds against A. With
+    ``keep_values`` the tree ends with the values it had (the wizard keeps its session;
+    comparing with the current values then costs one load of A and one restore).
     """
-    check_arch([a] if b is None else [a, b])
+    check_arch([a] if b is None else [b, a])
     kconf = tree.kconf
     saved = tree.snapshot()
-
-    def load_b() -> None:
-        if b is None:
-            tree.restore(saved)
-        else:
-            tree.load_values(b)
-
     try:
+        if b is not None:
+            tree.load_values(b)
+        snap_b = tree.snapshot() if b is not None else saved
+        new = config_values(tree.config_text())
         tree.load_values(a)
         snap_a = tree.snapshot()
         old = config_values(tree.config_text())
-        load_b()
-        new = config_values(tree.config_text())
         names = [n for n in dict.fromkeys([*new, *old]) if old.get(n) != new.get(n)]
-        held = held_with_alternatives(tree, snap_a)
-        differing = set(names)
         symbols = [kconf.syms[n] for n in names if n in kconf.syms]
-        after = {s.name: _state(s) for s in symbols}
-        tree.load_values(a)
         before = {s.name: _state(s) for s in symbols}
+        tree.restore(snap_b)
+        held = held_with_alternatives(tree, snap_a)
+        after = {s.name: _state(s) for s in symbols}
     finally:
-        tree.restore(saved)
+        if keep_values and (b is not None or tree.snapshot() != saved):
+            tree.restore(saved)
+    differing = set(names)
     order = {sym.name: i for i, sym in enumerate(kconf.unique_defined_syms)}
     diffs: dict[str, Difference] = {}
     for name in [*names, *(n for n in held if n not in differing)]:
