@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ukl_tui.cli_common import print_json, tree_path
+from ukl_tui.cli_common import add_tree_arguments, print_json, tree_path
 
 
 def register(sub: Any) -> None:
@@ -22,16 +22,7 @@ def register(sub: Any) -> None:
     )
     diff.add_argument("a", metavar="A", help="the configuration to compare from")
     diff.add_argument("b", metavar="B", help="the configuration to compare to")
-    diff.add_argument(
-        "--tree", help="kernel tree or ukl checkout (default: $UKL_DIR, else the current directory)"
-    )
-    diff.add_argument(
-        "--overlay",
-        action="append",
-        default=[],
-        metavar="KCONFIG",
-        help="extra Kconfig file sourced after the tree's own (e.g. a UKL stand-in)",
-    )
+    add_tree_arguments(diff, config=False)
     diff.add_argument(
         "--format",
         choices=("text", "fragment"),

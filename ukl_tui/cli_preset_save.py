@@ -59,14 +59,7 @@ def register(sub: Any) -> None:
     )
     imp.add_argument("file", metavar="FILE", help="fragment, savedefconfig or .config file")
     imp.add_argument("--name", help="preset name (default: the file name without extension)")
-    imp.add_argument("--tree", help="kernel tree or ukl checkout to check the symbols against")
-    imp.add_argument(
-        "--overlay",
-        action="append",
-        default=[],
-        metavar="KCONFIG",
-        help="extra Kconfig file sourced after the tree's own (e.g. a UKL stand-in)",
-    )
+    add_tree_arguments(imp, config=False)
     imp.add_argument(
         "--base", choices=("defconfig", "tinyconfig"), help="the base the preset applies to"
     )

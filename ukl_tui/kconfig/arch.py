@@ -37,9 +37,7 @@ _HEADER = re.compile(r"^# Linux/(\S+) \S+ Kernel Configuration\s*$", re.M)
 _FAMILY = {"x86_64": "x86", "i386": "x86", "x86": "x86", "arm64": "arm64", "arm": "arm"}
 
 
-_MARKER = re.compile(
-    r"^CONFIG_(" + "|".join(symbol for symbol, _ in _MARKERS) + r")=y\s*$", re.M
-)
+_MARKER = re.compile(r"^CONFIG_(" + "|".join(symbol for symbol, _ in _MARKERS) + r")=y\s*$", re.M)
 
 
 def config_arch(text: str) -> str | None:

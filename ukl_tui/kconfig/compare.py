@@ -257,9 +257,7 @@ def _reason(sym: Symbol, a: _State, b: _State, differing: set[str]) -> tuple[str
     return (f"default (follows {', '.join(defaults)})" if defaults else "default"), defaults
 
 
-def compare(
-    tree: Tree, a: Path, b: Path | None = None, *, keep_values: bool = True
-) -> Comparison:
+def compare(tree: Tree, a: Path, b: Path | None = None, *, keep_values: bool = True) -> Comparison:
     """Compare configuration file ``a`` with file ``b`` (see the module docstring), or with
     the tree's current values when ``b`` is None (the wizard's diff against any file).
 

@@ -9,19 +9,16 @@ returns its symbol (the browser jumps to it), Escape closes.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ukl_tui.errors import UserError
-from ukl_tui.screens.dialogs import AskValue
+from ukl_tui.screens.dialogs import AskValue, SymbolList
 
 if TYPE_CHECKING:
     from ukl_tui.kconfig import Tree
@@ -66,10 +63,8 @@ def comparison_options(result: Comparison) -> list[Option]:
     return options
 
 
-class CompareScreen(ModalScreen[str | None]):
+class CompareScreen(SymbolList):
     """``path`` compared with the current values (see module docstring)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, tree: Tree, path: str | Path, **kw: object) -> None:
         """Compares at once: a bad file is a ``UserError`` before the screen exists."""
@@ -93,18 +88,6 @@ class CompareScreen(ModalScreen[str | None]):
                 markup=False,
             )
             yield OptionList(*comparison_options(result), id="compare-list")
-
-    def on_mount(self) -> None:
-        """The list has focus."""
-        self.query_one(OptionList).focus()
-
-    @on(OptionList.OptionSelected)
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_close(self) -> None:
-        """Escape."""
-        self.dismiss(None)
 
 
 def _existing_file(text: str) -> Path:
