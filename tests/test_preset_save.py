@@ -126,7 +126,11 @@ def test_cli_save_writes_into_the_user_dir_and_lists_it(
     assert (presets_dir / "tuned.toml").is_file()
     assert "tuned" in Catalogue().names()
     assert main(["presets"]) == 0
-    assert "defconfig + 4 changes" in capsys.readouterr().out
+    listing = capsys.readouterr().out
+    assert (
+        "defconfig + 4 changes" in listing
+        and "base defconfig; made on Linux 6.18.0-mini" in listing
+    )
     # A second save with the same name needs --force; the old file is kept as .old.
     assert main(argv) == 2
     assert "exists (--force replaces it)" in capsys.readouterr().err

@@ -128,6 +128,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                         "extends": list(p.extends),
                         "chain": list(p.chain),
                         "base": p.base,
+                        "kernel": p.kernel,
                         "kconfig": p.kconfig(),
                         "required": p.required,
                         "boot": {
@@ -149,6 +150,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
             extra = [f"extends {', '.join(p.extends)}"] if p.extends else []
             if p.base:
                 extra.append(f"base {p.base}")
+            if p.kernel:
+                extra.append(f"made on Linux {p.kernel}")
             if p.overrides:
                 extra.append(f"overrides the shipped {p.overrides}")
             tail = f" ({'; '.join(extra)})" if extra else ""
