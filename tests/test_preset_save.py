@@ -309,3 +309,19 @@ def test_diff_cli_text_fragment_json(mini_tree, tuned, tmp_path, capsys) -> None
 def test_diff_of_identical_configs_is_empty(mini_tree, tuned, capsys) -> None:
     assert main(["diff", str(tuned), str(tuned), "--tree", str(mini_tree)]) == 0
     assert capsys.readouterr().out.strip() == "0 difference(s): 0 choice(s), 0 consequence(s)"
+
+
+def test_an_out_of_range_base_value_is_overridden_explicitly(mini_tree, tmp_path) -> None:
+    """kconfiglib ignores LOG_SHIFT=99 (range 12..25) and uses the default; the C tools reset
+    it only after its dependents were computed with it, so the fragment names the value."""
+    base = tmp_path / "base.config"
+    base.write_text("CONFIG_MODULES=y\nCONFIG_LOG_SHIFT=99\n")
+    target = tmp_path / "target.config"
+    target.write_text("CONFIG_MODULES=y\nCONFIG_SELECTOR=y\n")
+    tree = load_tree(mini_tree, config=target)
+    saved = make_preset(tree, "x", BaseChoice.parse(str(base)))
+    assert saved.assignments == {"LOG_SHIFT": "17", "SELECTOR": "y"}
+    result = compare(tree, base, target)
+    assert result.choices == {"LOG_SHIFT": "17", "SELECTOR": "y"}
+    (log,) = [d for d in result.differences if d.name == "LOG_SHIFT"]
+    assert log.kind == "choice" and log.reason == "restated (A's value is out of its range)"

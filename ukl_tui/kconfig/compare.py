@@ -294,7 +294,10 @@ def compare(tree: Tree, a: Path, b: Path | None = None, *, keep_values: bool = T
         if name in held:
             now, other = held[name]
             kept = old.get(name) == new.get(name)
-            reason = f"kept (would become {_show(other)})" if kept else "set directly"
+            if other == now:  # see minimal._out_of_range
+                reason = "restated (A's value is out of its range)"
+            else:
+                reason = f"kept (would become {_show(other)})" if kept else "set directly"
             kind: Kind = "choice"
             causes: tuple[str, ...] = ()
         else:

@@ -11,7 +11,8 @@ computes a symbol from its dependencies and its own user value only, and the dep
 has no cycles, so by induction over that graph the held symbols, set on top of the base, give
 the target back exactly; and each one is needed, since without it its own value changes.
 Choices are held by their selection: the selected option is held when the base's user
-selection would select another.
+selection would select another. One more is kept for the kernel's own tools: an int or hex
+value whose base value is out of its range now (see ``_out_of_range``).
 
 ``minimal_assignments`` proves the result by re-applying it to the base and comparing
 ``.config`` texts; anything the proof finds missing is added (it never was on the kernels
@@ -54,6 +55,29 @@ def _forget(sym: kconfiglib.Symbol) -> None:
     sym._cached_tri_val = None
 
 
+def _out_of_range(sym: kconfiglib.Symbol, value: object) -> bool:
+    """A base user value the active ``range`` refuses, on a visible int or hex symbol.
+
+    kconfiglib then uses the default; the C tools reset it too, but only after symbols that
+    depend on it were computed with it (scripts/kconfig/confdata.c conf_read: "Reset a
+    string value if it's out of range", after the sym_calc_value loop): on Linux 6.1,
+    ``NR_CPUS=1`` left over from a UP base kept TASKS_TRACE_RCU_READ_MB at y in an SMP
+    merge. Setting the value explicitly keeps the stale one out of the kernel's merge.
+    """
+    if not isinstance(value, str) or sym.orig_type not in (kconfiglib.INT, kconfiglib.HEX):
+        return False
+    if not sym.visibility:
+        return False
+    base = 16 if sym.orig_type is kconfiglib.HEX else 10
+    for low, high, cond in sym.ranges:
+        if kconfiglib.expr_value(cond):
+            try:
+                return not int(low.str_value, base) <= int(value, base) <= int(high.str_value, base)
+            except ValueError:
+                return False
+    return False
+
+
 def held_symbols(tree: Tree, base: Snapshot) -> dict[str, str]:
     """Symbol -> current value, for each symbol whose own user value holds it against ``base``."""
     return {name: now for name, (now, _) in held_with_alternatives(tree, base).items()}
@@ -87,7 +111,7 @@ def held_with_alternatives(tree: Tree, base: Snapshot) -> dict[str, tuple[str, s
                 sym.user_value = mine
                 _forget(sym)
                 sym.str_value  # noqa: B018  (recomputes the value and its _write_to_conf)
-            if other != now:
+            if other != now or _out_of_range(sym, theirs):
                 held[sym.name] = (now, other)
         for index, choice in enumerate(kconf.unique_choices):
             selected = choice.selection
