@@ -1,0 +1,148 @@
+"""The recipe for a ukl checkout: submodules, configure, glibc, ukl's linux/.config, make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ukl_tui.apps import App, ConfigureOptions, app_change_steps, configure_argv, has_make_target
+from ukl_tui.plan.common import GLIBC_NOTE, apply_argv, configured_app
+from ukl_tui.steps import Step
+
+if TYPE_CHECKING:
+    from ukl_tui.workspace import Workspace
+
+
+def ukl_steps(
+    ws: Workspace,
+    app: App | None,
+    opts: ConfigureOptions,
+    sets: Mapping[str, str],
+    *,
+    presets: Sequence[str],
+    jobs: int,
+) -> tuple[list[Step], Path, App | None]:
+    """A ukl checkout's steps, in the order of ukl's Makefile (see :mod:`ukl_tui.plan`).
+
+    Returns the steps, where ``vmlinuz`` will be, and the application the checkout was last
+    configured for (the initrd recipe rebuilds ukl's initrd when it changes).
+    """
+    from ukl_tui.workspace import submodule_init_argv
+
+    root = ws.root
+    cwd = str(root)
+    steps: list[Step] = []
+    init = submodule_init_argv(ws)
+    if init:
+        steps.append(
+            Step(
+                id="submodules",
+                title="Fetch the submodules that are not checked out yet",
+                argv=tuple(init),
+                cwd=cwd,
+                env={},
+                kind="prep",
+                timeout=None,
+            )
+        )
+    old_app = configured_app(root)
+    if app is not None:
+        for i, argv in enumerate(app_change_steps(old_app, app, ws)):
+            old_name = old_app.name if old_app else "?"
+            steps.append(
+                Step(
+                    id="app-clean" if i == 0 else f"app-clean-{i + 1}",
+                    title=f"Clean what the previous application left ({old_name} -> {app.name})",
+                    argv=tuple(argv),
+                    cwd=cwd,
+                    env={},
+                    kind="prep",
+                    timeout=1800,
+                )
+            )
+    steps += [
+        Step(
+            id="autoreconf",
+            title="Generate configure (autoreconf -i)",
+            argv=("autoreconf", "-i"),
+            cwd=cwd,
+            env={},
+            kind="prep",
+            timeout=600,
+        ),
+        Step(
+            id="configure",
+            title=f"Configure ukl for {app.name if app else opts.program}",
+            argv=tuple(configure_argv(opts)),
+            cwd=cwd,
+            env={},
+            kind="prep",
+            timeout=600,
+        ),
+    ]
+    if has_make_target(root, "libc.a"):
+        steps.append(
+            Step(
+                id="glibc",
+                title="Build glibc for x86_64-ukl (errors in iconv are expected)",
+                argv=("make", f"-j{jobs}", "libc.a"),
+                cwd=cwd,
+                env={},
+                kind="build",
+                timeout=None,
+                expected_failure_note=GLIBC_NOTE,
+            )
+        )
+    dot = root / "linux" / ".config"
+    writes_config = has_make_target(root, "linux/.config")
+    if writes_config:
+        steps.append(
+            Step(
+                id="ukl-config",
+                title="Write linux/.config with ukl's own recipe (saveconfig + its lines)",
+                argv=("make", "-W", "saveconfig", "linux/.config"),
+                cwd=cwd,
+                env={},
+                kind="prep",
+                timeout=600,
+            )
+        )
+    steps.append(
+        Step(
+            id="kconfig",
+            title="Fix linux/.config with ukl-tui: quoted strings, presets, your edits",
+            argv=tuple(
+                apply_argv(
+                    tree=root,
+                    out=dot,
+                    config=dot if writes_config else None,
+                    overlays=(),
+                    presets=presets,
+                    base=None,
+                    sets=sets,
+                )
+            ),
+            cwd=cwd,
+            env={},
+            kind="prep",
+            timeout=600,
+        )
+    )
+    target = ["vmlinuz"] if has_make_target(root, "vmlinuz") else []
+    steps.append(
+        Step(
+            id="build",
+            title="Build gcc, glibc, the application's UKL.a and the kernel (make "
+            f"-j{jobs}{' vmlinuz' if target else ''})",
+            argv=("make", f"-j{jobs}", *target),
+            cwd=cwd,
+            env={},
+            kind="build",
+            timeout=None,
+        )
+    )
+    return steps, root / "vmlinuz", old_app
+
+
+# ----- initrd --------------------------------------------------------------------------
