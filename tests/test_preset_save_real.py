@@ -18,7 +18,7 @@ from tests.conftest import CI_CACHE
 from tests.support.oracle import COracle, differences
 from ukl_tui.cli import main
 from ukl_tui.kconfig import load_tree
-from ukl_tui.kconfig.minimal import config_values
+from ukl_tui.kconfig.minimal import config_values, held_with_alternatives
 from ukl_tui.preset_save import BaseChoice, base_snapshot, make_preset
 
 pytestmark = pytest.mark.realtree
@@ -151,7 +151,9 @@ def test_every_saved_assignment_is_needed(real_tree, oracle, tmp_path) -> None:
     saved = make_preset(tree, "mine", base)
     want = config_values(tree.config_text())
     snap = base_snapshot(tree, base, [])
-    names = random.Random(7).sample(sorted(saved.assignments), 12)
+    # Values restated for the C tools (a base value out of range) are not needed by Kconfig.
+    restated = {n for n, (now, other) in held_with_alternatives(tree, snap).items() if now == other}
+    names = random.Random(7).sample(sorted(set(saved.assignments) - restated), 12)
     for name in names:
         tree.restore(snap)
         tree.set_many({k: v for k, v in saved.assignments.items() if k != name})
