@@ -3,7 +3,6 @@
 Over the small fixture tree: what is tested is the dialog and what it writes, not Kconfig.
 """
 
-# ruff: noqa: F811  (fixtures are imported from test_tui_support and used as arguments)
 from __future__ import annotations
 
 import tomllib
@@ -12,13 +11,15 @@ from pathlib import Path
 import pytest
 from textual.widgets import Checkbox, Input, OptionList, Select
 
-from tests.test_tui_support import FIXED_PREREQS, wait_for
-from ukl_tui.app import Session, UklApp
+from tests.support.wizard import FIXED_PREREQS, wait_for
+from ukl_tui.app import UklApp
 from ukl_tui.kconfig import load_tree
+from ukl_tui.plan import Plan
 from ukl_tui.screens.compare import CompareScreen
 from ukl_tui.screens.dialogs import AskValue
 from ukl_tui.screens.diff import DiffScreen
 from ukl_tui.screens.save_preset import SavePresetScreen
+from ukl_tui.session import Session
 
 
 @pytest.fixture
@@ -34,14 +35,8 @@ def app(mini_tree: Path, tmp_path: Path) -> UklApp:
     config.write_text("CONFIG_MODULES=y\n")
     tree = load_tree(mini_tree, config=config)
     tree.set_many({"SELECTOR": "y", "GREETING": "hi"})
-    session = Session(
-        tree_path=mini_tree,
-        config=config,
-        tree_source="argument",
-        tree=tree,
-        prereqs=list(FIXED_PREREQS),
-        append=("quiet",),
-    )
+    plan = Plan(tree=mini_tree, config=config, append=("quiet",))
+    session = Session(plan, tree_source="argument", tree=tree, prereqs=list(FIXED_PREREQS))
     return UklApp(session)
 
 
@@ -86,11 +81,15 @@ async def test_bad_name_and_existing_preset_stay_in_the_dialog(app, presets_dir)
         assert not presets_dir.exists()
         dialog.query_one("#preset-name", Input).value = "ukl-base"  # a shipped preset
         dialog.query_one("#preset-extends", Select).value = "ukl-prereqs"
-        await pilot.click("#save")
+        await pilot.pause()
+        dialog.query_one("#preset-name", Input).focus()
+        await pilot.press("enter")
         await pilot.pause()
         assert "is a shipped preset" in str(dialog.query_one("#preset-error").render())
         dialog.query_one("#preset-force", Checkbox).value = True
-        await pilot.click("#save")
+        await pilot.pause()
+        dialog.query_one("#preset-name", Input).focus()
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is not dialog)
     data = tomllib.loads((presets_dir / "ukl-base.toml").read_text())
     assert data["extends"] == ["ukl-prereqs"] and data["boot"] == {"cmdline": ["quiet"]}

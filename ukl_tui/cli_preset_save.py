@@ -52,8 +52,8 @@ def register(sub: Any) -> None:
     imp = actions.add_parser(
         "import",
         help="turn a merge_config.sh fragment or a savedefconfig file into a preset",
-        description="Each CONFIG_ assignment becomes a preset value. With a tree (--tree, "
-        "$UKL_DIR or the current directory when it is one) values are checked and symbols "
+        description="Each CONFIG_ assignment becomes a preset value. With a tree (--tree, else "
+        "the current directory or $UKL_DIR when it is one) values are checked and symbols "
         "the tree does not define are reported by line and left out. A full .config (with "
         "the generated header) is saved as 'preset save --config FILE' would.",
     )
@@ -158,8 +158,10 @@ def cmd_preset_import(args: argparse.Namespace) -> int:
     args.name = name
     if not path.is_file():
         raise UserError(f"{path}: no such file")
+    from ukl_tui.workspace import locate_tree
+
     tree = None
-    if args.tree or _looks_like_tree(tree_path(args)):
+    if locate_tree(args.tree)[0] is not None or args.tree:
         from ukl_tui.kconfig import load_tree
 
         if _is_full_config(path):
@@ -204,11 +206,6 @@ def cmd_preset_import(args: argparse.Namespace) -> int:
         text,
         {"assignments": values, "unknown": [{"line": n, "symbol": s} for n, s in imported.unknown]},
     )
-
-
-def _looks_like_tree(path: Path) -> bool:
-    """The default tree ($UKL_DIR, the current directory) is used only when it is one."""
-    return (path / "Kconfig").is_file() or (path / "linux" / "Kconfig").is_file()
 
 
 def _is_full_config(path: Path) -> bool:

@@ -15,9 +15,9 @@ from textual.content import Content
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ukl_tui.app import display_path
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig import Change, Tree
+from ukl_tui.paths import display_path
 from ukl_tui.screens.dialogs import SymbolList
 
 

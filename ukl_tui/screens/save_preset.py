@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -26,6 +26,7 @@ from ukl_tui.errors import UserError
 if TYPE_CHECKING:
     from ukl_tui.kconfig import Tree
     from ukl_tui.presets import Boot
+    from ukl_tui.session import Session
 
 #: The Select value for "builds on no preset".
 NO_PARENT = "(none)"
@@ -65,14 +66,23 @@ class SavePresetScreen(ModalScreen[Path | None]):
         self.written: Path | None = None
 
     @classmethod
-    def for_session(cls, session: Any) -> SavePresetScreen:
-        """The dialog for a wizard session: its tree, boot settings, base and presets."""
+    def for_session(cls, session: Session) -> SavePresetScreen:
+        """The dialog for a wizard session: its tree, boot settings, base and presets.
+
+        The kernel parameters are the boot's own (presets' or default, plus the user's
+        extras); ``ip=`` and init arguments belong to the network and the application.
+        """
+        from ukl_tui.presets import Boot
+
         tree = session.tree
+        assert tree is not None  # every step after Welcome has a loaded tree
+        spec = session.boot_spec()
+        plan = session.choices
         return cls(
             tree,
-            boot=session_boot(session.cmdline(), session.preset_cpu_flags),
-            base=session.base,
-            extends=session.presets,
+            boot=Boot((*spec.cmdline_base, *spec.extra_params), spec.qemu_cpu_flags, spec.gdb),
+            base=plan.base,
+            extends=plan.presets,
             source=str(tree.loaded_from or tree.config_path),
         )
 
@@ -159,12 +169,4 @@ class SavePresetScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
-def session_boot(cmdline: str, cpu_flags: Sequence[str] | None) -> Boot:
-    """The boot settings a wizard session would run with, as a preset's ``[boot]``."""
-    from ukl_tui.boot import DEFAULT_CPU_FLAGS
-    from ukl_tui.presets import Boot
-
-    return Boot(tuple(cmdline.split()), tuple(cpu_flags or DEFAULT_CPU_FLAGS))
-
-
-__all__ = ["NO_PARENT", "SavePresetScreen", "session_boot"]
+__all__ = ["NO_PARENT", "SavePresetScreen"]
