@@ -720,6 +720,9 @@ def register(sub: Any) -> None:
         help="stream the output to stdout instead of opening the Run screen (automatic when "
         "stdout is not a terminal)",
     )
+    from ukl_tui.cli_plan import add_distcc_options
+
+    add_distcc_options(p)
     p.add_argument("--json", action="store_true", help="with --no-tui: events as JSON lines")
     p.add_argument("--timeout", type=float, metavar="S", help="stop the whole run after S seconds")
     p.add_argument(
@@ -761,7 +764,19 @@ def _positive(name: str, value: float | None) -> None:
 
 
 def load_job(args: argparse.Namespace) -> RunJob:
-    """The job ``--plan`` or ``--steps`` names."""
+    """The job ``--plan`` or ``--steps`` names (``--distcc`` changes the plan's hosts)."""
+    from ukl_tui.cli_plan import distcc_change
+
+    if args.distcc is not None or args.no_distcc:
+        if not args.plan:
+            raise UserError("--distcc and --no-distcc apply to --plan (steps are fixed)")
+        from dataclasses import replace
+
+        from ukl_tui.plan import Plan
+
+        plan = Plan.load(args.plan)
+        plan = replace(plan, **distcc_change(args))
+        return RunJob.from_built(plan.build(), title=str(plan.source or args.plan))
     if args.plan:
         return RunJob.from_plan_file(args.plan)
     return RunJob.from_steps_file(args.steps)
