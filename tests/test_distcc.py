@@ -13,6 +13,7 @@ import pytest
 from tests.support.distccd import daemons, free_port, require_distcc
 from ukl_tui.distcc import (
     Host,
+    LogWatch,
     count_jobs,
     default_hosts,
     hosts_option,
@@ -20,6 +21,7 @@ from ukl_tui.distcc import (
     parse_hosts,
     probe,
     read_job_counts,
+    step_report,
 )
 from ukl_tui.errors import UserError
 
@@ -229,13 +231,41 @@ def test_a_host_that_fails_jobs_is_named():
     assert counts.hosts["10.0.0.9:3632"].failed == 1
     assert counts.hosts["10.0.0.9:3632"].compiled == 1
     assert counts.hosts["localhost"].compiled == 1
-    assert counts.summary(["10.0.0.9:3632"]) == "10.0.0.9:3632 1, localhost 1"
+    assert counts.summary(["10.0.0.9:3632", "x:1"]) == "10.0.0.9:3632 1, x:1 0, localhost 1"
     assert counts.problems() == [
         "distcc host 10.0.0.9:3632 failed 1 job(s) that distcc then compiled locally "
         "(last: compile a.c failed)"
     ]
-    assert counts.to_dict()["10.0.0.9:3632"] == {"compiled": 1, "failed": 1, "refused": 0}
+    report = step_report({"DISTCC_HOSTS": "10.0.0.9/4 10.0.0.8/2 localhost"}, counts)
+    assert report["jobs"] == {"10.0.0.9:3632": 1, "10.0.0.8:3632": 0, "localhost": 1}
+    assert report["failed"] == {"10.0.0.9:3632": 1} and report["refused"] == {}
+    assert report["summary"] == "10.0.0.9:3632 1, 10.0.0.8:3632 0, localhost 1"
+    assert report["problems"] == counts.problems()
 
 
 def test_missing_log_counts_nothing(tmp_path: Path):
     assert read_job_counts(tmp_path / "none.log").total == 0
+
+
+def test_log_watch_reads_a_growing_log_and_restarts_when_emptied(tmp_path: Path):
+    log = tmp_path / "distcc.log"
+    watch = LogWatch(log)
+    assert watch.poll().total == 0  # not there yet
+    with open(log, "w") as fh:
+        fh.write("distcc[1] compile a.c on h:1/2 completed ok\ndistcc[2] compile b.c on h:1")
+        fh.flush()
+        assert watch.poll().total == 1  # the half-written line waits
+        fh.write("/2 completed ok\n")
+        fh.flush()
+        assert watch.poll().hosts["h:1"].compiled == 2
+    log.write_text("distcc[3] compile c.c on g:2 completed ok\n")  # emptied, new build
+    assert watch.poll().summary() == "g:2 1"
+
+
+def test_host_checks_show_distcc_with_its_package_when_asked():
+    from ukl_tui.host import check_prerequisites
+
+    assert "distcc" not in {p.name for p in check_prerequisites()}
+    entry = {p.name: p for p in check_prerequisites(distcc=True)}["distcc"]
+    assert entry.debian_package == "distcc" and not entry.optional
+    assert entry.ok and entry.detail.endswith("/distcc")  # .ci/setup installs it

@@ -85,6 +85,9 @@ def test_plain_tree_through_ccache_and_the_hosts_that_answer(small_tree, tmp_pat
         assert "CC=ccache gcc" in steps[sid].argv
         assert {k: steps[sid].env[k] for k in env} == env
     assert "-j4" in steps["bzImage"].argv  # distcc -j of the two that answered
+    ids = [s.id for s in built.steps]
+    assert ids[ids.index("olddefconfig") :][:3] == ["olddefconfig", "distcc-log", "bzImage"]
+    assert steps["distcc-log"].argv == ("truncate", "-s", "0", "--", env["DISTCC_LOG"])
     assert "through ccache and distcc (4 slots)" in steps["bzImage"].title
     assert f"distcc host 127.0.0.1:{dead} left out: connection refused" in built.warnings
     assert [p.ok for p in built.compiler.probes] == [False, True, True]
@@ -146,9 +149,10 @@ def test_ukl_checkout_kernel_goes_through_ccache_and_glibc_does_not(ukl_checkout
     ids = [s.id for s in built.steps]
     assert ids[ids.index("kconfig") :] == [
         "kconfig",
-        "build-dir",
         "build",
         "kernel-config",
+        "build-dir",
+        "distcc-log",
         "kernel",
         "vmlinuz",
         "initramfs",
@@ -180,6 +184,7 @@ def test_ukl_checkout_kernel_goes_through_ccache_and_glibc_does_not(ukl_checkout
     log = Path(steps["kernel"].env["DISTCC_LOG"])
     assert not log.is_relative_to(ukl_checkout)  # the log (and ccache) live outside the clone
     assert steps["build-dir"].argv == ("mkdir", "-p", "--", str(log.parent))
+    assert steps["distcc-log"].argv == ("truncate", "-s", "0", "--", str(log))
     assert steps["vmlinuz"].argv == ("make", "vmlinuz")
 
 

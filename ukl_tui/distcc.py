@@ -349,9 +349,14 @@ class HostJobs:
 
 @dataclass
 class JobCounts:
-    """Per-host job counts of one build; ``localhost`` counts distcc's local compiles."""
+    """Per-host job counts of one build; ``localhost`` counts distcc's local compiles.
+
+    Fed line by line (:meth:`feed`), so a watcher can read a growing log incrementally.
+    """
 
     hosts: dict[str, HostJobs] = field(default_factory=dict)
+    #: (pid, file) -> the host whose compile failed, until distcc's local retry reports.
+    _pending: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def host(self, name: str) -> HostJobs:
         """The entry of ``name`` (``host:port``, limit dropped), created on first use."""
@@ -362,12 +367,41 @@ class JobCounts:
         """Compile jobs that finished, everywhere."""
         return sum(h.compiled for h in self.hosts.values())
 
+    def feed(self, lines: Iterable[str]) -> JobCounts:
+        """Take log lines into account (see :func:`count_jobs`); returns self."""
+        for raw in lines:
+            m = _LOG_RE.match(raw.rstrip("\n"))
+            if m is not None:
+                self._line(*m.groups())
+        return self
+
+    def _line(self, pid: str, text: str) -> None:
+        if done := _DONE_RE.match(text):
+            file, where = done.groups()
+            self.host(where).compiled += 1
+            failed_on = self._pending.pop((pid, file), None)
+            if failed_on is not None:
+                self.host(failed_on).failed += 1
+        elif failed := _FAILED_RE.match(text):
+            file, where = failed.groups()
+            if where.startswith("localhost"):
+                self._pending.pop((pid, file), None)
+            else:
+                self._pending[(pid, file)] = where
+                self.host(where).last_error = f"compile {file} failed"
+        elif refused := _REFUSED_RE.match(text):
+            where, why = refused.groups()
+            jobs = self.host(where)
+            jobs.refused += 1
+            jobs.last_error = why
+
     def summary(self, order: Sequence[str] = ()) -> str:
-        """One line: ``127.0.0.1:3632 412, 127.0.0.1:3633 398, localhost 3``."""
-        names = [n for n in order if n in self.hosts] + sorted(
-            n for n in self.hosts if n not in order
-        )
-        return ", ".join(f"{n} {self.hosts[n].compiled}" for n in names) or "no jobs yet"
+        """One line: ``127.0.0.1:3632 412, 127.0.0.1:3633 398, localhost 3``.
+
+        Hosts in ``order`` (the list's) come first and show 0 when they ran nothing.
+        """
+        names = list(order) + sorted(n for n in self.hosts if n not in order)
+        return ", ".join(f"{n} {self.hosts[n].compiled if n in self.hosts else 0}" for n in names)
 
     def problems(self) -> list[str]:
         """A line per host that refused connections or failed jobs during the build."""
@@ -385,13 +419,6 @@ class JobCounts:
                 )
         return lines
 
-    def to_dict(self) -> dict[str, dict[str, int]]:
-        """Plain data for summary.json."""
-        return {
-            name: {"compiled": j.compiled, "failed": j.failed, "refused": j.refused}
-            for name, j in self.hosts.items()
-        }
-
 
 def count_jobs(lines: Iterable[str]) -> JobCounts:
     """Per-host counts from the distcc client's log lines (``DISTCC_LOG``).
@@ -402,36 +429,11 @@ def count_jobs(lines: Iterable[str]) -> JobCounts:
     failure only counts when the local retry succeeded), and ``ERROR: connect to HOST
     failed`` when a host refused the connection.
     """
-    counts = JobCounts()
-    pending: dict[tuple[str, str], str] = {}  # (pid, file) -> host whose compile failed
-    for raw in lines:
-        m = _LOG_RE.match(raw.rstrip("\n"))
-        if m is None:
-            continue
-        pid, text = m.groups()
-        if done := _DONE_RE.match(text):
-            file, where = done.groups()
-            counts.host(where).compiled += 1
-            failed_on = pending.pop((pid, file), None)
-            if failed_on is not None:
-                counts.host(failed_on).failed += 1
-        elif failed := _FAILED_RE.match(text):
-            file, where = failed.groups()
-            if not where.startswith("localhost"):
-                pending[(pid, file)] = where
-                counts.host(where).last_error = f"compile {file} failed"
-            else:
-                pending.pop((pid, file), None)
-        elif refused := _REFUSED_RE.match(text):
-            where, why = refused.groups()
-            jobs = counts.host(where)
-            jobs.refused += 1
-            jobs.last_error = why
-    return counts
+    return JobCounts().feed(lines)
 
 
 def read_job_counts(path: Path, offset: int = 0) -> JobCounts:
-    """:func:`count_jobs` over a log file from byte ``offset`` (a log other runs appended to)."""
+    """:func:`count_jobs` over a log file from byte ``offset``."""
     try:
         with open(path, "rb") as fh:
             fh.seek(offset)
@@ -453,3 +455,66 @@ def hosts_option(value: str | None, env: Mapping[str, str] | None = None) -> str
         return parse_hosts(value, "--distcc").spec()
     text, source = default_hosts(env)
     return parse_hosts(text, source).spec()
+
+
+class LogWatch:
+    """A distcc log read as it grows (the Run screen polls it while the kernel builds).
+
+    The plan empties the log just before the build (its ``distcc-log`` step), so the whole
+    file is this build's; a file that shrinks was emptied again and is read from the start.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Watch ``path`` (it may not exist yet)."""
+        self.path = path
+        self.counts = JobCounts()
+        self._pos = 0
+        self._partial = b""
+
+    def poll(self) -> JobCounts:
+        """Read what was added since the last call; the counts so far."""
+        try:
+            with open(self.path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size < self._pos:
+                    self.counts, self._pos, self._partial = JobCounts(), 0, b""
+                fh.seek(self._pos)
+                data = fh.read()
+        except OSError:
+            return self.counts
+        self._pos += len(data)
+        *whole, self._partial = (self._partial + data).split(b"\n")
+        self.counts.feed(line.decode("utf-8", "replace") for line in whole)
+        return self.counts
+
+
+def step_log(env: Mapping[str, str]) -> Path | None:
+    """The distcc log of a step with this environment (None: the step does not use distcc)."""
+    value = env.get("DISTCC_LOG")
+    return Path(value) if value else None
+
+
+def host_order(env: Mapping[str, str]) -> list[str]:
+    """The step's hosts as distcc's log names them, in list order (``localhost`` included)."""
+    try:
+        hosts = parse_hosts(env.get("DISTCC_HOSTS", "")).hosts
+    except UserError:
+        return []
+    return [h.address if h.kind == "tcp" else h.label for h in hosts]
+
+
+def step_report(env: Mapping[str, str], counts: JobCounts | None = None) -> dict[str, object]:
+    """What summary.json keeps of a distcc build: hosts, log, jobs per host, problems."""
+    log = step_log(env)
+    if counts is None:
+        counts = read_job_counts(log) if log is not None else JobCounts()
+    order = host_order(env)
+    return {
+        "hosts": env.get("DISTCC_HOSTS", ""),
+        "log": str(log) if log else None,
+        "jobs": {name: 0 for name in order} | {n: j.compiled for n, j in counts.hosts.items()},
+        "failed": {n: j.failed for n, j in counts.hosts.items() if j.failed},
+        "refused": {n: j.refused for n, j in counts.hosts.items() if j.refused},
+        "summary": counts.summary(order),
+        "problems": counts.problems(),
+    }

@@ -156,8 +156,12 @@ def _header(name: str, header: str, package: str) -> Prereq:
     return Prereq(name, False, f"<{header}> not found under /usr/include", package)
 
 
-def check_prerequisites() -> list[Prereq]:
-    """Everything a UKL build and boot needs from the host, in the order a build needs it."""
+def check_prerequisites(*, distcc: bool = False) -> list[Prereq]:
+    """Everything a UKL build and boot needs from the host, in the order a build needs it.
+
+    ``distcc``: the plan compiles through distcc hosts, so the client is needed too (the
+    daemons run on the hosts, not here).
+    """
     result = [
         _tool("gcc", "gcc"),
         _tool("make", "make"),
@@ -170,6 +174,8 @@ def check_prerequisites() -> list[Prereq]:
         _tool("automake", "automake"),
         _tool("qemu-system-x86_64", "qemu-system-x86"),
     ]
+    if distcc:
+        result.append(_tool("distcc", "distcc", " (the plan compiles through distcc hosts)"))
     busybox = find_static_busybox()
     if busybox:
         result.append(Prereq("busybox (static)", True, str(busybox), "busybox-static"))

@@ -9,9 +9,9 @@ recipes (a plain tree's O= build and the kernel part of a ukl checkout):
 - distcc hosts are probed first (:func:`ukl_tui.distcc.probe`): the ones that do not answer
   are named in a warning and left out of ``DISTCC_HOSTS``; with none left the build runs
   locally, and a warning says so.
-- distcc writes its log (``DISTCC_LOG``) beside the build, which is where the per-host job
-  counts come from (:func:`ukl_tui.distcc.read_job_counts`); distcc's warnings go there too
-  instead of into the build output.
+- distcc writes its log (``DISTCC_LOG``) beside the build, emptied just before it, which is
+  where the per-host job counts come from (:func:`ukl_tui.distcc.step_report`); distcc's
+  warnings go there too instead of into the build output.
 
 The same ``CC=`` is given to ``olddefconfig`` and the build: kbuild re-runs syncconfig when
 the compiler it configured with changes, and ``CC_VERSION_TEXT`` must stay identical.
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ukl_tui.distcc import HostList, Probe, parse_hosts, probe
 from ukl_tui.errors import UserError
+from ukl_tui.steps import Step
 
 #: The client's log, in the build directory (see the module notes).
 DISTCC_LOG_NAME = "distcc.log"
@@ -63,6 +64,40 @@ class Compiler:
         if self.ccache:
             env["CCACHE_PREFIX"] = "distcc"
         return env
+
+    def log_steps(self, cwd: str, *, make_dir: bool) -> list[Step]:
+        """Steps that give the build an empty distcc log (and its directory, when asked).
+
+        Emptied right before the build, so the whole log is this build's and its job counts
+        need no bookkeeping of where a previous run stopped.
+        """
+        if self.log is None:
+            return []
+        steps = []
+        if make_dir:
+            steps.append(
+                Step(
+                    id="build-dir",
+                    title="Create the directory for distcc's log (outside the checkout)",
+                    argv=("mkdir", "-p", "--", str(self.log.parent)),
+                    cwd=cwd,
+                    env={},
+                    kind="prep",
+                    timeout=60,
+                )
+            )
+        steps.append(
+            Step(
+                id="distcc-log",
+                title="Empty distcc's log: it will count this build's jobs per host",
+                argv=("truncate", "-s", "0", "--", str(self.log)),
+                cwd=cwd,
+                env={},
+                kind="prep",
+                timeout=60,
+            )
+        )
+        return steps
 
     def describe(self) -> str:
         """A few words for a step title: ``through ccache and distcc (8 slots)``."""

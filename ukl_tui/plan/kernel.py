@@ -86,6 +86,7 @@ def kernel_steps(
             timeout=600,
         )
     )
+    steps += compiler.log_steps(cwd, make_dir=False)
     steps.append(
         Step(
             id="bzImage",

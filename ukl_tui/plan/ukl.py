@@ -176,20 +176,7 @@ def _split_build(root: Path, jobs: int, compiler: Compiler) -> list[Step]:
     linux = str(root / "linux")
     make = ["make", "-C", linux, f"O={linux}", *compiler.make_vars()]
     env = compiler.env()
-    steps: list[Step] = []
-    if compiler.log is not None:
-        steps.append(
-            Step(
-                id="build-dir",
-                title="Create the directory for distcc's log (outside the checkout)",
-                argv=("mkdir", "-p", "--", str(compiler.log.parent)),
-                cwd=cwd,
-                env={},
-                kind="prep",
-                timeout=60,
-            )
-        )
-    return steps + [
+    return [
         Step(
             id="build",
             title=f"Build gcc, glibc and the application's UKL.a (make -j{jobs} UKL.a; with "
@@ -209,6 +196,7 @@ def _split_build(root: Path, jobs: int, compiler: Compiler) -> list[Step]:
             kind="prep",
             timeout=600,
         ),
+        *compiler.log_steps(cwd, make_dir=True),
         Step(
             id="kernel",
             title=f"Build the kernel with UKL.a (ukl's make WERROR=0 -j{jobs})"

@@ -236,7 +236,7 @@ class WelcomeScreen(Screen[None]):
         if prereqs is None:
             from ukl_tui.host import check_prerequisites
 
-            prereqs = check_prerequisites()
+            prereqs = check_prerequisites(distcc=bool(self.wizard.session.distcc))
         self.app.call_from_thread(self._show_host, prereqs)
 
     def _show_host(self, prereqs: list[Prereq]) -> None:
