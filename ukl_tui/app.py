@@ -79,6 +79,9 @@ class Session:
     #: Extra kernel parameters and application arguments typed on the Network and boot step.
     append: tuple[str, ...] = ()
     init_args: tuple[str, ...] = ()
+    #: distcc hosts on one line (None: compile here) and make -j (None: hosts' slots / CPUs).
+    distcc: str | None = None
+    jobs: int | None = None
     #: Conflict ids the user acknowledged on the Review step.
     acknowledged: set[str] = field(default_factory=set)
 
@@ -132,6 +135,8 @@ class Session:
             init_args=self.init_args,
             initrd=self.initrd,
             accel=self.accel,
+            distcc=self.distcc,
+            jobs=self.jobs,
         )
         plan.source = self.plan_path
         return plan
@@ -159,6 +164,8 @@ class Session:
             init_args=tuple(plan.init_args),
             initrd=plan.initrd,
             accel=plan.accel,
+            distcc=plan.distcc,
+            jobs=plan.jobs,
         )
 
     def replay(self, tree: Tree) -> None:

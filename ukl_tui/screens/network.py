@@ -1,5 +1,7 @@
 """Network and boot: how the guest is reached and how QEMU runs it, checked as you type.
 
+A Build section beside Boot takes the distcc hosts and ``-j`` (:mod:`ukl_tui.widgets.build`).
+
 Every check is the boot module's: ``NetworkSpec`` parses and validates addresses, prefixes,
 gateways and forwards (user networking's 10.0.2.0/24, the bridge subnet under user mode as
 an error, duplicate or busy host ports), ``BootSpec`` the memory, CPUs, kernel parameters
@@ -21,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from ukl_tui.errors import UserError
+from ukl_tui.widgets.build import BuildFields
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
@@ -139,6 +142,8 @@ class NetworkScreen(Screen[None]):
                     yield Input(placeholder="e.g. loglevel=7", id="boot-append", compact=True)
                     yield Label("Application arguments (after --, one word each)")
                     yield Input(id="boot-init-args", compact=True)
+                    yield Static("Build", classes="panel-title")
+                    yield BuildFields(id="build-fields")
         yield Static("", id="net-result")
         yield Footer(compact=True)
 
@@ -173,6 +178,7 @@ class NetworkScreen(Screen[None]):
             )
             self.query_one("#boot-append", Input).value = " ".join(session.append)
             self.query_one("#boot-init-args", Input).value = " ".join(session.init_args)
+            self.query_one(BuildFields).set_values(session.distcc, session.jobs)
         finally:
             self._loading = False
         self.check()
@@ -248,6 +254,9 @@ class NetworkScreen(Screen[None]):
                 accel=accel,  # type: ignore[arg-type]
             )
             boot.validate(check_ports=False)
+            build = self.query_one(BuildFields)
+            if build.problem:
+                raise UserError(build.problem)
         except UserError as exc:
             self.problem = exc.message
             lines.append(Content.assemble(("✗ ", "$error"), (exc.message, "$error")))
@@ -258,6 +267,7 @@ class NetworkScreen(Screen[None]):
             session.append, session.init_args = append, init_args
             session.accel = str(accel)
             session.initrd = initrd_value
+            session.distcc, session.jobs = build.hosts, build.jobs
             lines.append(Content.styled("✓ valid", "$success"))
             lines.append(Content.assemble(("kernel command line  ", "bold"), boot.kernel_cmdline()))
             qemu_net = " ".join(network.qemu_args()) or "(no network device)"
