@@ -648,6 +648,14 @@ class StreamPrinter:
                 self._mark(f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})", sgr)
                 + "\n"
             )
+            step = self.job.step(event.step_id)
+            if step is not None and "DISTCC_LOG" in step.env:
+                from ukl_tui.distcc import report_lines
+
+                jobs, *problems = report_lines(step.env)
+                out.write(self._mark(f"--- {jobs}", "2") + "\n")
+                for line in problems:
+                    out.write(self._mark(f"!!! warning: {line}", "33") + "\n")
         elif isinstance(event, ProbeResult):
             word = "answered" if event.ok else "did not answer"
             sgr = "1;32" if event.ok else "1;31"

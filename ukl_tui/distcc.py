@@ -518,3 +518,11 @@ def step_report(env: Mapping[str, str], counts: JobCounts | None = None) -> dict
         "summary": counts.summary(order),
         "problems": counts.problems(),
     }
+
+
+def report_lines(env: Mapping[str, str], counts: JobCounts | None = None) -> list[str]:
+    """What the faces print when a distcc build step ends: jobs per host, then each problem."""
+    if counts is None:
+        log = step_log(env)
+        counts = read_job_counts(log) if log is not None else JobCounts()
+    return [f"distcc jobs: {counts.summary(host_order(env))}", *counts.problems()]

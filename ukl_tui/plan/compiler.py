@@ -54,12 +54,16 @@ class Compiler:
             return ["CC=distcc gcc"]
         return []
 
-    def env(self) -> dict[str, str]:
-        """The environment distcc (and ccache's hand-over to it) needs."""
+    def env(self, *, log: bool = True) -> dict[str, str]:
+        """The environment distcc (and ccache's hand-over to it) needs.
+
+        ``log``: distcc writes to the build's log (the build step); olddefconfig's compiler
+        probes leave it alone, so the log holds the build's jobs only.
+        """
         if self.distcc is None:
             return {}
         env = {"DISTCC_HOSTS": self.distcc.spec()}
-        if self.log is not None:
+        if log and self.log is not None:
             env["DISTCC_LOG"] = str(self.log)
         if self.ccache:
             env["CCACHE_PREFIX"] = "distcc"

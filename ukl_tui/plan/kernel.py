@@ -81,7 +81,7 @@ def kernel_steps(
             title="Let the kernel's own tools settle the .config (make olddefconfig)",
             argv=(*make, "olddefconfig"),
             cwd=cwd,
-            env=compiler.env(),
+            env=compiler.env(log=False),
             kind="prep",
             timeout=600,
         )

@@ -192,7 +192,7 @@ def _split_build(root: Path, jobs: int, compiler: Compiler) -> list[Step]:
             title="Let the kernel's own tools settle linux/.config (ukl's olddefconfig)",
             argv=(*make, "olddefconfig"),
             cwd=cwd,
-            env=env,
+            env=compiler.env(log=False),
             kind="prep",
             timeout=600,
         ),
