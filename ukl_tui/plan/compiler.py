@@ -103,6 +103,18 @@ class Compiler:
         )
         return steps
 
+    def olddefconfig_step(self, step_id: str, title: str, make: list[str], cwd: str) -> Step:
+        """``make ... olddefconfig`` with this compiler (the same ``CC=`` as the build's)."""
+        return Step(
+            id=step_id,
+            title=title,
+            argv=(*make, "olddefconfig"),
+            cwd=cwd,
+            env=self.env(log=False),
+            kind="prep",
+            timeout=600,
+        )
+
     def describe(self) -> str:
         """A few words for a step title: ``through ccache and distcc (8 slots)``."""
         parts = (["ccache"] if self.ccache else []) + (["distcc"] if self.distcc else [])

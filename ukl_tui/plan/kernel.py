@@ -76,14 +76,11 @@ def kernel_steps(
         make.append(f"KBUILD_KCONFIG={model.top}")
     make += compiler.make_vars()
     steps.append(
-        Step(
-            id="olddefconfig",
-            title="Let the kernel's own tools settle the .config (make olddefconfig)",
-            argv=(*make, "olddefconfig"),
-            cwd=cwd,
-            env=compiler.env(log=False),
-            kind="prep",
-            timeout=600,
+        compiler.olddefconfig_step(
+            "olddefconfig",
+            "Let the kernel's own tools settle the .config (make olddefconfig)",
+            make,
+            cwd,
         )
     )
     steps += compiler.log_steps(cwd, make_dir=False)

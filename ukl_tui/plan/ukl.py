@@ -187,14 +187,11 @@ def _split_build(root: Path, jobs: int, compiler: Compiler) -> list[Step]:
             kind="build",
             timeout=None,
         ),
-        Step(
-            id="kernel-config",
-            title="Let the kernel's own tools settle linux/.config (ukl's olddefconfig)",
-            argv=(*make, "olddefconfig"),
-            cwd=cwd,
-            env=compiler.env(log=False),
-            kind="prep",
-            timeout=600,
+        compiler.olddefconfig_step(
+            "kernel-config",
+            "Let the kernel's own tools settle linux/.config (ukl's olddefconfig)",
+            make,
+            cwd,
         ),
         *compiler.log_steps(cwd, make_dir=True),
         Step(
