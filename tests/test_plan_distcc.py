@@ -6,6 +6,7 @@ runs; the kernel build itself through distcc is tests/test_distcc_build.py.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -247,6 +248,10 @@ def test_cli_hosts_from_the_environment_and_run_override(small_tree, tmp_path, l
     assert done.returncode == 0, done.stderr
     assert f"DISTCC_HOSTS=127.0.0.1:{live}/2" in done.stdout
     assert Plan.load(out).distcc == f"127.0.0.1:{live}/2"
+    done = cli("plan", "--plan", str(out), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    probes = json.loads(done.stdout)["distcc"]
+    assert probes == [{"host": f"127.0.0.1:{live}", "ok": True, "detail": "accepts connections"}]
     # no option, no host list anywhere: asking for distcc's own list is one line, exit 2
     done = cli("plan", "--tree", str(small_tree), "--distcc", env={"HOME": str(tmp_path)})
     assert done.returncode == 2 and "$DISTCC_HOSTS and" in done.stderr

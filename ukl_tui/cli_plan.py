@@ -309,6 +309,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "probe_host": str(built.boot.network.forward_bind),
                 "replan_after": built.replan_after,
                 "warnings": built.warnings,
+                "distcc": [
+                    {"host": p.host.label, "ok": p.ok, "detail": p.detail}
+                    for p in built.compiler.probes
+                ],
                 "conflicts": [c.to_dict() for c in built.conflicts],
                 "plan_file": None if save_to is None else str(save_to),
                 "script": None if script_to is None else str(script_to),
