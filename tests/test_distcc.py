@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.distccd import daemons, free_port, require_distcc
+from tests.support.distccd import daemons, distccd, free_port, require_distcc
 from ukl_tui.distcc import (
     Host,
     LogWatch,
@@ -188,8 +188,6 @@ def test_job_counts_from_a_real_client_log_match_the_daemons(tmp_path):
         (src / f"f{i}.c").write_text(f"int f{i}(int x) {{ return x * {i}; }}\n")
     (src / "bad.c").write_text("int broken = ;\n")
     log = tmp_path / "distcc.log"
-    log.write_text("distcc[1] compile old.c on 127.0.0.1:1/2 completed ok\n")  # an older run
-    offset = log.stat().st_size
     dead = free_port()
     with daemons(tmp_path, 2) as (one, two):
         hosts = f"127.0.0.1:{dead}/2 {one.host} {two.host}"
@@ -204,16 +202,42 @@ def test_job_counts_from_a_real_client_log_match_the_daemons(tmp_path):
         )
         assert bad.returncode != 0
         daemon_jobs = {f"127.0.0.1:{d.port}": d.jobs() for d in (one, two)}
-    counts = read_job_counts(log, offset)
+    counts = read_job_counts(log)
     compiled = {name: counts.hosts[name].compiled for name in daemon_jobs if name in counts.hosts}
     assert sum(daemon_jobs.values()) == 6  # bad.c was a COMPILE_ERROR, not a COMPILE_OK
     assert {n: c for n, c in compiled.items() if c} == {n: c for n, c in daemon_jobs.items() if c}
     assert counts.total == 6
     assert counts.hosts[f"127.0.0.1:{dead}"].refused >= 1
-    assert "127.0.0.1:1" not in counts.hosts  # the older run's line is before the offset
     # a genuine compile error fails on localhost too: no host is blamed for it
     assert all(h.failed == 0 for h in counts.hosts.values())
     assert any(f"127.0.0.1:{dead} refused" in line for line in counts.problems())
+
+
+def test_a_daemon_that_answers_but_refuses_jobs_is_named(tmp_path):
+    """The probe cannot tell (the port accepts); distcc's log can: every job fell back."""
+    require_distcc()
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(3):
+        (src / f"f{i}.c").write_text(f"int f{i}(void) {{ return {i}; }}\n")
+    log = tmp_path / "distcc.log"
+    with distccd(tmp_path, "picky", allow="127.0.0.2") as picky:
+        hosts = parse_hosts(picky.host)
+        assert [p.ok for p in probe(hosts)] == [True]
+        env = {**os.environ, "DISTCC_HOSTS": picky.host, "DISTCC_LOG": str(log)}
+        for i in range(3):
+            subprocess.run(["distcc", "gcc", "-c", f"f{i}.c"], cwd=src, env=env, check=True)
+        assert picky.jobs() == 0
+    counts = read_job_counts(log)
+    name = f"127.0.0.1:{picky.port}"
+    # the first job fails there; then distcc avoids the host for a while and says so
+    assert counts.hosts[name].failed == 1 and counts.hosts[name].compiled == 0
+    assert counts.hosts["localhost"].compiled == 3 and counts.fell_back == 2
+    assert counts.problems() == [
+        f"distcc host {name} failed 1 job(s) that distcc then compiled locally "
+        "(last: f0.c not compiled there)",
+        "distcc compiled 2 more job(s) locally, avoiding the hosts that had failed",
+    ]
 
 
 def test_a_host_that_fails_jobs_is_named():

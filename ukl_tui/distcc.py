@@ -333,6 +333,10 @@ def probe(hosts: HostList, timeout: float = PROBE_TIMEOUT) -> list[Probe]:
 _LOG_RE = re.compile(r"^distcc\[(\d+)\] (.*)$")
 _DONE_RE = re.compile(r"^compile (.+) on (\S+?) completed ok$")
 _FAILED_RE = re.compile(r"^ERROR: compile (.+) on (\S+?) failed$")
+_UNNAMED_FALLBACK = "(dcc_build_somewhere) Warning: failed to distribute, running locally instead"
+_FALLBACK_RE = re.compile(
+    r"^Warning: failed to distribute (.+) to (\S+?), running locally instead$"
+)
 _REFUSED_RE = re.compile(r"^ERROR: (?:nonblocking )?connect to (\S+?) failed: (.*)$")
 _LIMIT_SUFFIX = re.compile(r"/\d+$")
 
@@ -355,8 +359,11 @@ class JobCounts:
     """
 
     hosts: dict[str, HostJobs] = field(default_factory=dict)
-    #: (pid, file) -> the host whose compile failed, until distcc's local retry reports.
-    _pending: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    #: Jobs distcc ran locally without naming a host: after a host failed, distcc avoids
+    #: it for a while (``DISTCC_BACKOFF_PERIOD``, 60 s) and its share runs here.
+    fell_back: int = 0
+    #: pid -> the host that did not compile that client's file, until the local retry ends.
+    _pending: dict[str, str] = field(default_factory=dict, repr=False)
 
     def host(self, name: str) -> HostJobs:
         """The entry of ``name`` (``host:port``, limit dropped), created on first use."""
@@ -376,18 +383,26 @@ class JobCounts:
         return self
 
     def _line(self, pid: str, text: str) -> None:
+        # One distcc client process compiles one file: its pid ties the lines together.
         if done := _DONE_RE.match(text):
-            file, where = done.groups()
+            where = done.group(2)
             self.host(where).compiled += 1
-            failed_on = self._pending.pop((pid, file), None)
-            if failed_on is not None:
+            failed_on = self._pending.pop(pid, None)
+            if failed_on is not None and where.startswith("localhost"):
                 self.host(failed_on).failed += 1
+        elif text == _UNNAMED_FALLBACK:
+            self.fell_back += 1
+        elif fallback := _FALLBACK_RE.match(text):
+            file, where = fallback.groups()
+            self._pending[pid] = where
+            jobs = self.host(where)
+            if not jobs.last_error.endswith(f"{file} failed"):
+                jobs.last_error = f"{file} not compiled there"
         elif failed := _FAILED_RE.match(text):
             file, where = failed.groups()
             if where.startswith("localhost"):
-                self._pending.pop((pid, file), None)
+                self._pending.pop(pid, None)  # a genuine error: not the host's fault
             else:
-                self._pending[(pid, file)] = where
                 self.host(where).last_error = f"compile {file} failed"
         elif refused := _REFUSED_RE.match(text):
             where, why = refused.groups()
@@ -417,26 +432,32 @@ class JobCounts:
                     f"distcc host {name} refused {jobs.refused} connection(s) during the build "
                     f"({jobs.last_error})"
                 )
+        if self.fell_back:
+            lines.append(
+                f"distcc compiled {self.fell_back} more job(s) locally, avoiding the hosts "
+                "that had failed"
+            )
         return lines
 
 
 def count_jobs(lines: Iterable[str]) -> JobCounts:
     """Per-host counts from the distcc client's log lines (``DISTCC_LOG``).
 
-    distcc logs ``compile FILE on HOST completed ok`` for every job wherever it ran,
-    ``ERROR: compile FILE on HOST failed`` when a host's compile failed (it then retries
-    on localhost: a genuine error fails there too and is not the host's fault, so a host
-    failure only counts when the local retry succeeded), and ``ERROR: connect to HOST
-    failed`` when a host refused the connection.
+    distcc logs ``compile FILE on HOST completed ok`` for every job wherever it ran;
+    ``Warning: failed to distribute FILE to HOST, running locally instead`` when a host took
+    the connection but did not compile (its compile failed, or the daemon dropped the job: a
+    refused client, a missing compiler), after which it retries on localhost. A genuine error
+    fails there too and is not the host's fault, so a host failure counts only when the
+    local retry succeeded. ``ERROR: connect to HOST failed`` means a host refused the
+    connection; distcc then tries the next host.
     """
     return JobCounts().feed(lines)
 
 
-def read_job_counts(path: Path, offset: int = 0) -> JobCounts:
-    """:func:`count_jobs` over a log file from byte ``offset``."""
+def read_job_counts(path: Path) -> JobCounts:
+    """:func:`count_jobs` over a log file (none yet: nothing counted)."""
     try:
         with open(path, "rb") as fh:
-            fh.seek(offset)
             data = fh.read()
     except OSError:
         return JobCounts()

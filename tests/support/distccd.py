@@ -93,15 +93,21 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
 
 
 @contextmanager
-def distccd(directory: Path, name: str, jobs: int = 2) -> Iterator[Daemon]:
-    """Run one daemon on a free loopback port; stopped on exit, also when the test fails."""
+def distccd(
+    directory: Path, name: str, jobs: int = 2, allow: str = "127.0.0.1"
+) -> Iterator[Daemon]:
+    """Run one daemon on a free loopback port; stopped on exit, also when the test fails.
+
+    ``allow`` is the client address the daemon serves; another loopback address (say
+    127.0.0.2) makes a daemon that accepts connections and then refuses every job.
+    """
     require_distcc()
     port = free_port()
     log = directory / f"distccd-{name}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
             ["distccd", "--daemon", "--no-detach", "--listen", "127.0.0.1"]
-            + ["--allow", "127.0.0.1", "--port", str(port), "--jobs", str(jobs)]
+            + ["--allow", allow, "--port", str(port), "--jobs", str(jobs)]
             + ["--log-stderr", "--log-level=info"],
             stdin=subprocess.DEVNULL,
             stdout=out,
