@@ -12,7 +12,8 @@ build (``--build``, needs the real tree; each mode is a kernel build, minutes ea
 
     - ``local``: plain gcc, ``make -j2``;
     - ``ccache``: through ccache with a private, empty cache (filled: timed as "cold"), then
-      again from an empty O= directory (timed as "warm": every object is a hit);
+      again from an empty O= directory (timed as "warm": every object is a hit); with
+      ``--ccache-dir`` an already warm cache is used and only the warm build is timed;
     - ``distcc``: ``CC="distcc gcc"`` through two distccd on 127.0.0.1 (``/2`` each, so -j4),
       no ccache; reported with the jobs each daemon logged.
 
@@ -118,7 +119,7 @@ def timed_build(steps: list, env: dict[str, str], out: Path) -> float:
     return seconds
 
 
-def bench_build(tree: Path, overlay: Path, modes: list[str]) -> None:
+def bench_build(tree: Path, overlay: Path, modes: list[str], ccache_dir: Path | None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-distcc-"))
     env = dict(os.environ)
     env["XDG_CACHE_HOME"] = str(work / "xdg")
@@ -128,12 +129,13 @@ def bench_build(tree: Path, overlay: Path, modes: list[str]) -> None:
             steps = kernel_steps(tree, overlay, work / "local", ccache=False, jobs=2)
             print(f"build, local gcc -j2          : {timed_build(steps, env, work / 'log'):6.0f} s")
         if "ccache" in modes:
-            cenv = {**env, "CCACHE_DIR": str(work / "ccache")}
-            steps = kernel_steps(tree, overlay, work / "cc1", ccache=True, jobs=2)
-            cold = timed_build(steps, cenv, work / "log")
+            cenv = {**env, "CCACHE_DIR": str(ccache_dir or work / "ccache")}
+            if ccache_dir is None:
+                steps = kernel_steps(tree, overlay, work / "cc1", ccache=True, jobs=2)
+                cold = timed_build(steps, cenv, work / "log")
+                print(f"build, ccache -j2, cold (fill): {cold:6.0f} s")
             steps = kernel_steps(tree, overlay, work / "cc2", ccache=True, jobs=2)
             warm = timed_build(steps, cenv, work / "log")
-            print(f"build, ccache -j2, cold (fill): {cold:6.0f} s")
             print(f"build, ccache -j2, warm       : {warm:6.0f} s")
         if "distcc" in modes:
             with daemons(work, 2) as (one, two):
@@ -154,6 +156,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--build", action="store_true", help="also time kernel builds")
     parser.add_argument("--modes", default="local,ccache,distcc")
+    parser.add_argument(
+        "--ccache-dir",
+        type=Path,
+        help="an already warm ccache (e.g. the e2e test's): time only the warm build",
+    )
     parser.add_argument("--tree", type=Path, default=CI_CACHE / "linux-source-6.1")
     parser.add_argument(
         "--overlay", type=Path, default=REPO / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
@@ -161,7 +168,7 @@ def main() -> None:
     args = parser.parse_args()
     bench_probe()
     if args.build:
-        bench_build(args.tree, args.overlay, args.modes.split(","))
+        bench_build(args.tree, args.overlay, args.modes.split(","), args.ccache_dir)
 
 
 if __name__ == "__main__":
