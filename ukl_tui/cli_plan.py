@@ -45,7 +45,8 @@ def register(sub: Any) -> None:
         "--ccache",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="build through ccache (default: when installed; plain trees)",
+        help="compile the kernel through ccache (default: when installed; in a ukl checkout "
+        "only the kernel, not glibc or gcc)",
     )
     add_distcc_options(src)
     app = p.add_argument_group("application")
