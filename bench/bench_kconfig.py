@@ -90,8 +90,7 @@ def main() -> None:
     cold = []
     for _ in range(runs):
         shutil.rmtree(cache_home, ignore_errors=True)
-        cold.append(child(OURS, env))
-        time.sleep(1.5)  # let the forked cache writer finish before the next run
+        cold.append(child(OURS, env))  # the child's cache writer finishes before it exits
     warm = [child(OURS, env) for _ in range(runs)]
     c_runs = [c_olddefconfig(objdir) for _ in range(runs)]
 

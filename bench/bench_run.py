@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from textual.binding import Binding  # noqa: E402
 from textual.events import Key  # noqa: E402
 
-from ukl_tui.cli_run import RunJob  # noqa: E402
+from ukl_tui.run_session import RunJob  # noqa: E402
 from ukl_tui.screens.run import RunApp  # noqa: E402
 from ukl_tui.steps import Step  # noqa: E402
 from ukl_tui.widgets.logpane import PaneLog  # noqa: E402

@@ -48,7 +48,8 @@ PAINT = """
 import time
 start = time.perf_counter()
 import argparse, asyncio, json
-from ukl_tui.app import UklApp, session_from_args
+from ukl_tui.app import UklApp
+from ukl_tui.session import session_from_args
 args = argparse.Namespace(wizard_tree=TREE, wizard_config=CONFIG, wizard_plan=None,
                           wizard_overlay=[OVERLAY])
 app = UklApp(session_from_args(args))
@@ -90,13 +91,16 @@ async def search_latencies(config: Path) -> list[float]:
     """Type every word into the search dialog; seconds from each key to its results."""
     from textual import events
 
-    from ukl_tui.app import Session, UklApp
+    from ukl_tui.app import UklApp
     from ukl_tui.kconfig import load_tree
+    from ukl_tui.plan import Plan
     from ukl_tui.screens.search import SearchScreen
+    from ukl_tui.session import Session
 
     tree = load_tree(TREE, config=config, overlays=[OVERLAY])
     tree.search("ukl")
-    app = UklApp(Session(tree_path=TREE, config=config, overlays=[OVERLAY], tree=tree))
+    plan = Plan(tree=TREE, config=config, overlays=(OVERLAY,))
+    app = UklApp(Session(plan, tree=tree))
     times: list[float] = []
     queries.clear()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -2,7 +2,7 @@
 
 Usage: python bench/screenshots.py [TREE] [--out DIR]
 TREE defaults to $UKL_TUI_TEST_TREE (Debian's linux-source-6.1 in CI); the UKL stand-in
-overlay is added. The scenes are the snapshot tests' own (tests/test_tui_support.py), so the
+overlay is added. The scenes are the snapshot tests' own (tests/support/wizard.py), so the
 screenshots show exactly what the snapshot tests check. The .config is a defconfig copy in a
 temporary directory that is the working directory meanwhile (shown as work/.config).
 """
@@ -25,7 +25,8 @@ SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
 
 async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:  # noqa: ANN001
     """Drive a fresh app to each scene and save its SVG."""
-    from tests.test_tui_support import SCENES, TREELESS, make_app, make_treeless_app
+    from tests.support.wizard import SCENES, TREELESS, make_app, make_treeless_app, pin_tarballs
+    from ukl_tui import sources
 
     overlay = HERE / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
     written = []
@@ -38,6 +39,7 @@ async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:
             tree.mark_saved(text)
             if scene in TREELESS:
                 os.environ.pop("UKL_DIR", None)
+                sources.debian_tarballs = pin_tarballs(work / "src")  # type: ignore[assignment]
                 app = make_treeless_app()
             else:
                 app = make_app(tree, tree.srctree, overlay)

@@ -1,4 +1,6 @@
-"""Shared fixtures: an isolated cache/config home, the real tree, the C-tool oracle."""
+"""Shared fixtures: an isolated cache/config home, the real and the small trees, the wizard's
+loaded trees, the C-tool oracle.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +10,32 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+#: The time limit of a test marked slow (a QEMU boot under TCG on a loaded machine), unless it
+#: sets its own with ``pytest.mark.timeout``; every other test has pyproject's default.
+SLOW_TIMEOUT = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests get SLOW_TIMEOUT instead of the tight default."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
+@pytest.fixture(autouse=True)
+def _no_animations(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps made in tests start with animations off (``TEXTUAL_ANIMATIONS=none``).
+
+    No test here is about an animation, and Pilot's ``press`` waits until every animation
+    is complete: one started while the app shuts down (Tabs moves its underline on a timer)
+    never completes, and the press would wait forever (issue 9). A test that wants
+    animations sets ``app.animation_level`` itself.
+    """
+    import textual.constants
+
+    monkeypatch.setattr(textual.constants, "TEXTUAL_ANIMATIONS", "none")
 
 
 #: Where .ci/setup puts the real tree and Debian's kernel image.
@@ -59,6 +87,15 @@ def mini_tree() -> Path:
     return FIXTURES / "mini"
 
 
+@pytest.fixture
+def user_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty user preset directory, as ukl_tui.paths finds it (this test's own)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    directory = tmp_path / "config" / "ukl-tui" / "presets"
+    directory.mkdir(parents=True)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def oracle(real_tree: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     """The kernel's C kconfig tools on the real tree."""
@@ -81,3 +118,54 @@ def checkout(upstream, tmp_path: Path) -> Path:  # noqa: ANN001
     from tests.support.gitrepos import clone_checkout
 
     return clone_checkout(upstream, tmp_path / "ukl")
+
+
+@pytest.fixture(scope="session")
+def loaded_tree(real_tree: Path, ukl_overlay: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The real tree with the UKL stand-in and defconfig, parsed once; plus its fresh state."""
+    from tests.support.wizard import defconfig_copy
+    from ukl_tui.kconfig import load_tree
+
+    config = defconfig_copy(real_tree, tmp_path_factory.mktemp("tui-start"))
+    tree = load_tree(real_tree, config=config, overlays=[ukl_overlay])
+    tree.search("ukl")
+    return tree, tree.snapshot(), config.read_text()
+
+
+@pytest.fixture
+def tree(loaded_tree, tmp_path: Path):  # noqa: ANN001, ANN201
+    """The shared real tree at fresh-load values, saving to ``tmp_path/work/.config``."""
+    tree, snapshot, text = loaded_tree
+    tree.restore(snapshot)
+    config = tmp_path / "work" / ".config"
+    config.parent.mkdir(parents=True)
+    config.write_text(text)
+    tree.config_path = config
+    tree.loaded_from = config  # the same text as the file the shared tree was loaded from
+    tree.mark_saved(text)
+    return tree
+
+
+@pytest.fixture
+def mini_copy(mini_tree: Path, tmp_path: Path) -> Path:
+    """A writable copy of the small tree (clean: no .config inside, as O= builds want)."""
+    import shutil
+
+    root = tmp_path / "mini"
+    shutil.copytree(mini_tree, root)
+    return root
+
+
+@pytest.fixture
+def mini_loaded(mini_copy: Path, ukl_overlay: Path, tmp_path: Path):  # noqa: ANN201
+    """The small tree with the UKL stand-in, loaded from its defconfig copied to
+    ``tmp_path/work/.config`` (milliseconds: the small tree has no compiler probes).
+    """
+    import shutil
+
+    from ukl_tui.kconfig import load_tree
+
+    config = tmp_path / "work" / ".config"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(mini_copy / "arch/x86/configs/x86_64_defconfig", config)
+    return load_tree(mini_copy, config=config, overlays=[ukl_overlay])

@@ -437,14 +437,8 @@ def test_elf_is_static(tmp_path):
     assert not elf_is_static(script)
 
 
-def test_prerequisites_are_fast_and_complete():
-    import time
-
-    check_prerequisites()  # warm the import and file caches
-    start = time.perf_counter()
+def test_prerequisites_are_complete():
     prereqs = check_prerequisites()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.05, elapsed
     names = {p.name for p in prereqs}
     for name in ("gcc", "make", "flex", "bison", "bc", "autoconf", "automake", "docker", "KVM"):
         assert name in names

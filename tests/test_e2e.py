@@ -23,10 +23,11 @@ from tests.conftest import CI_CACHE
 from tests.test_run_support import cli_env, pids_with_cmdline
 from ukl_tui.plan import Plan
 
-pytestmark = [pytest.mark.slow, pytest.mark.realtree]
-
 #: Generous: a cold build is ~4 minutes on 2 cores; the boot under TCG a few seconds.
 HARD_TIMEOUT = 1800
+
+# The per-test limit covers the session fixture's build (it runs inside the first test).
+pytestmark = [pytest.mark.slow, pytest.mark.realtree, pytest.mark.timeout(HARD_TIMEOUT + 300)]
 
 
 def ccache_dir() -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.boot_fixtures import children_of
 from ukl_tui.kconfig import cache, load_tree
 
 
@@ -77,3 +78,34 @@ def test_corrupt_cache_is_a_miss(tree_copy) -> None:
         entry.write_bytes(data[: len(data) // 2])
     tree = _load(tree_copy)
     assert not tree.cache_hit and tree.value("INET") == "y"
+
+
+def test_the_cache_writer_leaves_no_process_or_thread_behind(tree_copy) -> None:
+    import threading
+
+    before = set(children_of(os.getpid()))
+    threads = threading.active_count()
+    tree = load_tree(tree_copy)  # a miss: written in the background
+    assert not tree.cache_hit
+    assert set(children_of(os.getpid())) <= before  # no fork, nothing to reap
+    cache.wait_for_writers()
+    assert threading.active_count() == threads
+    entries = list((Path(os.environ["XDG_CACHE_HOME"]) / "ukl-tui" / "kconfig").iterdir())
+    assert [e.suffix for e in entries] == [".pickle"]  # whole, no temporary file left
+    assert load_tree(tree_copy).cache_hit
+
+
+def test_a_command_that_exits_at_once_still_leaves_a_whole_entry(tree_copy, tmp_path) -> None:
+    """The writer is not a daemon: the interpreter finishes it before exiting."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ukl_tui.kconfig import load_tree\n"
+        f"assert not load_tree({str(tree_copy)!r}).cache_hit\n"
+        "sys.exit(0)\n"
+    )
+    env = dict(os.environ)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=100)
+    assert _load(tree_copy).cache_hit

@@ -30,15 +30,6 @@ from ukl_tui.presets import (
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def user_presets(tmp_path, monkeypatch) -> Path:
-    """An empty user preset directory, as ukl_tui.paths finds it."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    directory = tmp_path / "config" / "ukl-tui" / "presets"
-    directory.mkdir(parents=True)
-    return directory
-
-
 def _write(directory: Path, name: str, text: str) -> Path:
     path = directory / f"{name}.toml"
     path.write_text(text)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 
 import pytest
 
 from tests.support.boot_fixtures import alive, bzimage, live_group  # noqa: F401
+from tests.support.waiting import wait_for
 from tests.test_run_support import boot_step_dict, pids_with_cmdline, run_cli, write_steps
-from ukl_tui.cli_run import RunJob
+from ukl_tui.run_session import RunJob
 from ukl_tui.screens.run import RunApp
 from ukl_tui.steps import Step
 from ukl_tui.widgets.logpane import ChipStrip, PaneLog
@@ -29,13 +29,6 @@ def boot_job(bzimage, tmp_path) -> RunJob:  # noqa: F811
     return RunJob(steps=(Step.from_dict(boot_step_dict(bzimage, tmp_path)),))
 
 
-async def until(pilot, predicate, what: str, seconds: float = HARD_TIMEOUT) -> None:
-    end = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        await pilot.pause(0.1)
-
-
 def qemu_of(tmp_path) -> list[int]:
     return pids_with_cmdline(str(tmp_path / "test-initramfs.cpio.gz"))
 
@@ -43,7 +36,12 @@ def qemu_of(tmp_path) -> list[int]:
 async def qemu_started(pilot, tmp_path) -> list[int]:
     """Wait until the Run screen's boot step has QEMU running; its pids."""
     screen = pilot.app.run_screen
-    await until(pilot, lambda: screen.state.current == "boot" and qemu_of(tmp_path), "QEMU")
+    await wait_for(
+        pilot,
+        lambda: screen.state.current == "boot" and qemu_of(tmp_path),
+        HARD_TIMEOUT,
+        what="QEMU",
+    )
     return qemu_of(tmp_path)
 
 
@@ -70,10 +68,11 @@ async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F81
     async with app.run_test(size=(160, 45)) as pilot:
         screen = app.run_screen
         chips = screen.query_one("#run-milestones", ChipStrip)
-        await until(
+        await wait_for(
             pilot,
             lambda: any("UKL BOOTED" in c for c, _ in chips.chips if "✓" in c),
-            "the UKL BOOTED milestone",
+            HARD_TIMEOUT,
+            what="the UKL BOOTED milestone",
         )
         reached = [c for c, style in chips.chips if style == "green"]
         assert reached[0].startswith("✓ Linux version")
@@ -83,10 +82,11 @@ async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F81
         # a kernel message completed its line), a typed line is answered by the guest.
         prompt = screen.query_one("#console-prompt")
         log = screen.query_one("#qemu-log", PaneLog)
-        await until(
+        await wait_for(
             pilot,
             lambda: "#" in str(prompt.render()) or any("/ # " in ln for ln in log.lines),
-            "the shell prompt",
+            HARD_TIMEOUT,
+            what="the shell prompt",
         )
         await pilot.press("i")
         console = screen.query_one("#console-input")
@@ -96,13 +96,13 @@ async def test_run_screen_boot_console_and_stop(bzimage, tmp_path):  # noqa: F81
         console.insert_text_at_cursor("echo hi-$((6*7))")
         await pilot.press("enter")
         assert console.value == ""  # sent
-        await until(pilot, lambda: "hi-42" in log.lines, "the guest's answer", 30)
+        await wait_for(pilot, lambda: "hi-42" in log.lines, 30, what="the guest's answer")
         assert any(line.endswith("echo hi-$((6*7))") for line in log.lines)  # the echo
-        qemu = screen.session.runner._states[0].pgid
-        assert qemu is not None and alive(qemu)
+        (qemu,) = screen.session.runner.live_groups()
+        assert alive(qemu)
         # Stop: QEMU and its whole group are gone, the run counts as a success.
         await pilot.click("#stop")
-        await until(pilot, lambda: not screen.state.running, "the run to end", 20)
+        await wait_for(pilot, lambda: not screen.state.running, 20, what="the run to end")
         await pilot.pause(0.2)
         assert not alive(qemu) and live_group(qemu) == []
         assert screen.exit_code() == 0
@@ -138,11 +138,11 @@ async def test_sigterm_stops_the_run_and_exits(bzimage, tmp_path):  # noqa: F811
     app = RunApp(boot_job(bzimage, tmp_path), tmp_path / "logs")
     async with app.run_test(size=(120, 40)) as pilot:
         qemu = await qemu_started(pilot, tmp_path)
-        os.kill(os.getpid(), signal.SIGTERM)  # caught by the Run screen's handler
+        os.kill(os.getpid(), signal.SIGTERM)  # caught by the app's handler
         for _ in range(200):
             if not app.is_running:
                 break
             await asyncio.sleep(0.1)
-    assert app.return_value == 1
+    assert app.return_value == 128 + signal.SIGTERM
     assert qemu and not any(alive(pid) for pid in qemu)
     assert qemu_of(tmp_path) == []

@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.support.boot_fixtures import alive
-from tests.test_run_support import cli_env, make_project, run_cli, step_dict, write_steps
+from tests.test_run_support import (
+    cli_env,
+    make_project,
+    run_cli,
+    start_cli,
+    step_dict,
+    write_steps,
+)
 
 PY = sys.executable
 
@@ -161,26 +168,15 @@ def _sleeper_steps(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_timeout_kills_the_whole_group(tmp_path):
     steps, pidfile = _sleeper_steps(tmp_path)
-    start = time.monotonic()
     result = run_cli(["run", "--steps", str(steps), "--no-tui", "--timeout", "2"], tmp_path)
-    took = time.monotonic() - start
     assert result.returncode == 1
     assert "ukl-tui: FAILED: stopped after the --timeout of 2 s during step wait" in result.stdout
-    assert took < 15
     assert not alive(int(pidfile.read_text()))
 
 
 def test_ctrl_c_kills_the_whole_group(tmp_path):
     steps, pidfile = _sleeper_steps(tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ukl_tui.cli", "run", "--steps", str(steps), "--no-tui"],
-        cwd=tmp_path,
-        env=cli_env(tmp_path),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(["run", "--steps", str(steps), "--no-tui"], tmp_path)
     try:
         sleeper = _pid_from(pidfile)
         assert alive(sleeper)
@@ -189,7 +185,7 @@ def test_ctrl_c_kills_the_whole_group(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 1
+    assert proc.returncode == 130  # 128 + SIGINT, as a shell reports it
     assert "FAILED: interrupted by SIGINT during step wait" in out
     assert "==> [2/2]" not in out
     assert not alive(sleeper)

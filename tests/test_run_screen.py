@@ -7,15 +7,15 @@ programs, so these tests take seconds.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from textual.app import App, ComposeResult
 
 from tests.support.boot_fixtures import alive
+from tests.support.waiting import wait_for
 from tests.test_run_support import make_project
-from ukl_tui.cli_run import RunJob
+from ukl_tui.run_session import RunJob
 from ukl_tui.runner import (
     Milestone,
     OutputLines,
@@ -45,13 +45,6 @@ def step(sid: str, argv, cwd: Path, kind: str = "build", **kw) -> Step:
     )
 
 
-async def until(pilot, predicate, seconds: float = 30.0) -> None:
-    end = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < end, "timed out waiting"
-        await pilot.pause(0.05)
-
-
 def text_of(app, selector: str) -> str:
     return str(app.screen.query_one(selector).render())
 
@@ -70,7 +63,7 @@ async def test_failing_build_jump_list_scrolls_to_the_error(tmp_path):
     app = RunApp(job, tmp_path / "logs")
     async with app.run_test(size=(200, 50)) as pilot:
         screen = app.run_screen
-        await until(pilot, lambda: not screen.state.running)
+        await wait_for(pilot, lambda: not screen.state.running, 30)
         await pilot.pause(0.2)
         assert screen.exit_code() == 1
         status = text_of(app, "#run-status")
@@ -102,7 +95,7 @@ async def test_wide_side_by_side_narrow_tabs(tmp_path):
     app = RunApp(job, tmp_path / "logs")
     async with app.run_test(size=(200, 50)) as pilot:
         screen = app.run_screen
-        await until(pilot, lambda: not screen.state.running)
+        await wait_for(pilot, lambda: not screen.state.running, 30)
         await pilot.pause(0.1)
         assert screen.has_class("-wide")
         assert screen.query_one("#build-pane").display and screen.query_one("#qemu-pane").display
@@ -135,13 +128,13 @@ async def test_escape_twice_stops_the_run_and_leaves(tmp_path):
     app = RunApp(job, tmp_path / "logs")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.run_screen
-        await until(pilot, lambda: pidfile.exists() and pidfile.read_text())
+        await wait_for(pilot, lambda: pidfile.exists() and pidfile.read_text(), 30)
         child = int(pidfile.read_text())
         await pilot.press("escape")
         await pilot.pause(0.3)
         assert screen.state.running and alive(child)  # the first Escape only warns
         await pilot.press("escape")
-        await until(pilot, lambda: not alive(child), 15)
+        await wait_for(pilot, lambda: not alive(child), 15)
     assert app.return_code == 0
     assert app.return_value == 1  # the run was stopped before it did its job
 
@@ -151,9 +144,9 @@ async def test_stop_button_and_ctrl_s(tmp_path):
     app = RunApp(job, tmp_path / "logs")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.run_screen
-        await until(pilot, lambda: screen.state.current == "wait")
+        await wait_for(pilot, lambda: screen.state.current == "wait", 30)
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: not screen.state.running, 15)
+        await wait_for(pilot, lambda: not screen.state.running, 15)
         await pilot.pause(0.1)
         assert screen.state.verdict().headline == "stopped by you during step wait"
         assert screen.query_one("#stop").disabled
@@ -369,3 +362,28 @@ def test_the_wizard_hand_off_takes_a_checked_plan(real_tree, ukl_overlay, tmp_pa
     assert job.boot_step is not None and job.boot_step.kind == "boot"
     assert job.artifacts["kernel"] == str(built.kernel)
     assert job.probe_host == str(built.boot.network.forward_bind)
+
+
+async def test_quitting_while_the_tab_underline_moves_does_not_hang():
+    """Issue 9: ctrl+q as the screen switched to the QEMU tab waited forever in ``press``.
+
+    The Tabs underline starts its animation on a timer; one that starts after the app stopped
+    its animator never completes, and Pilot waits for animations to complete. The apps'
+    animator ends such an animation at once. Animations are on here (they are the point).
+    """
+    import asyncio
+
+    from textual.widgets._tabs import Underline
+
+    app = demo_app()
+    app.animation_level = "full"
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.run_screen
+        underline = screen.query_one("#run-tabs").query_one(Underline)
+        screen.action_show("qemu")
+        await asyncio.wait_for(pilot.press("ctrl+q"), 30)
+    assert not app.is_running
+    # The race made deterministic: an animation asked for after the animator stopped.
+    app.animator.animate(underline, "highlight_start", 7, duration=0.3)
+    await asyncio.wait_for(app.animator.wait_until_complete(), 10)
+    assert underline.highlight_start == 7

@@ -90,6 +90,19 @@ def run_cli(
     )
 
 
+def start_cli(args: list[str], tmp_path: Path) -> subprocess.Popen[str]:
+    """``ukl-tui ARGS`` started as a child (stdin closed, stdout and stderr piped, text)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "ukl_tui.cli", *args],
+        cwd=tmp_path,
+        env=cli_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def pids_with_cmdline(needle: str) -> list[int]:
     """Live (non-zombie) processes whose command line contains ``needle``."""
     found = []

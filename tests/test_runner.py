@@ -7,7 +7,6 @@ import json
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from ukl_tui.runner import (
     Runner,
     StepFinished,
     StepStarted,
-    clean_line,
     event_as_dict,
     probe_tcp,
 )
@@ -196,13 +194,10 @@ async def test_cancel_kills_the_whole_group(tmp_path):
 
     # cancel() from another thread, as a UI thread or signal handler would.
     threading.Thread(target=runner.cancel).start()
-    start = time.monotonic()
     status = await asyncio.wait_for(task, 30)
-    took = time.monotonic() - start
     assert status == "cancelled"
     assert events.finished("spawn").status == "cancelled"
-    # The stubborn grandchild ignores SIGTERM: it needed the SIGKILL after the grace period.
-    assert 0.9 < took < 10
+    # The stubborn grandchild ignores SIGTERM: only the SIGKILL after the grace period ends it.
     assert not alive(child) and not alive(stubborn) and not alive(leader)
     assert live_group(leader) == []
     assert started.log_path.endswith("01-spawn.log")
@@ -213,10 +208,9 @@ async def test_timeout_kills_and_reports(tmp_path):
         step("slow", ["sh", "-c", "sleep 300 & echo child=$!; wait"], tmp_path, timeout=1),
         step("later", ["true"], tmp_path),
     ]
-    start = time.monotonic()
-    status, ev, _ = await run(steps, tmp_path / "log")
+    status, ev, runner = await run(steps, tmp_path / "log")
     assert status == "timeout"
-    assert 0.9 < time.monotonic() - start < 10
+    assert runner.summary()["steps"][0]["stopped_because"] == "timeout"
     finished = ev.finished("slow")
     assert finished.status == "timeout" and finished.returncode == -15
     assert not ev.of(StepStarted, "later")
@@ -244,10 +238,9 @@ async def test_cancel_while_the_process_starts_is_not_lost(tmp_path):
             runner.cancel()  # before the process exists
 
     runner.on_event = on_event
-    start = time.monotonic()
     assert await asyncio.wait_for(runner.run(), 20) == "cancelled"
-    assert time.monotonic() - start < 10
     assert events.finished("s").status == "cancelled"
+    assert events.finished("s").returncode == -15  # the sleep was stopped, not waited for
 
 
 async def test_cancel_before_start_runs_nothing(tmp_path):
@@ -292,40 +285,35 @@ async def test_logs_are_raw_and_lines_are_clean(tmp_path):
     assert entry["duration"] > 0 and summary["status"] == "ok"
 
 
-def test_clean_line_unit():
-    assert clean_line("abc") == "abc"
-    assert clean_line("abc\r") == "abc"
-    assert clean_line("\x1b[1;31merror\x1b[0m") == "\x1b[1;31merror\x1b[0m"
-    assert clean_line("\x1b[6n/ # ") == "/ # "  # busybox's cursor query
-    assert clean_line("a\x1b[Kb\x08c\x00") == "abc"
-    assert clean_line("x\x1b(By") == "xy"
-    assert clean_line("\x9b31mz") == "z"
-
-
 async def test_lines_are_batched(tmp_path):
+    """A flood is delivered in batches of ``batch_lines`` (the timer is out of the way here)."""
     code = "import sys\nfor i in range(20000): print(f'line {i}')"
     status, ev, _ = await run(
-        [py_step("flood", code, tmp_path)], tmp_path / "log", batch_lines=1000
+        [py_step("flood", code, tmp_path)], tmp_path / "log", batch_lines=1000, batch_interval=3600
     )
     assert status == "ok"
     batches = ev.of(OutputLines, "flood")
     lines = [line for b in batches for line in b.lines]
     assert lines == [f"line {i}" for i in range(20000)]
-    assert len(batches) <= 60  # ~20 full batches plus a few timer flushes, never one per line
+    assert len(batches) <= 20  # never one per line: only full batches, and the rest at the end
+    assert all(len(b.lines) >= 1000 for b in batches[:-1])
     assert max(len(b.lines) for b in batches) <= 1000 + 4096  # one read's worth past the cap
 
 
 async def test_slow_output_arrives_while_the_step_runs(tmp_path):
-    code = "import time\nfor i in range(5):\n    print(i, flush=True); time.sleep(0.2)"
+    """A line short of a full batch is delivered by the timer while the step still runs."""
+    code = "import sys\nprint(0, flush=True)\nsys.stdin.readline()\nprint(1)"
     events = Collector()
-    runner = Runner([py_step("slow", code, tmp_path)], tmp_path / "log", events)
+    slow = py_step("slow", code, tmp_path, kind="boot", interactive=True)
+    runner = Runner([slow], tmp_path / "log", events)
     task = asyncio.ensure_future(runner.run())
     while not events.lines("slow"):
         await asyncio.sleep(0.01)
-    assert not task.done()  # the first line came before the step ended
+    assert not task.done()  # the step waits for input: the line came by the timer
+    assert events.lines("slow") == ["0"]
+    assert runner.send_input("go on")
     await asyncio.wait_for(task, 30)
-    assert events.lines("slow") == ["0", "1", "2", "3", "4"]
-    assert len(events.of(OutputLines, "slow")) >= 4  # time-based batches, not one at the end
+    assert events.lines("slow") == ["0", "1"]
 
 
 async def test_partial_prompt_and_console_input(tmp_path):
@@ -410,10 +398,10 @@ async def test_kernel_panic_fails_the_boot_with_a_hint(tmp_path):
         "time.sleep(300)\n"
     )
     boot = py_step("boot", FAKE_BOOT.format(tail=tail), tmp_path, kind="boot", timeout=60)
-    start = time.monotonic()
-    status, ev, _ = await run([boot], tmp_path / "log", panic_grace=0.2)
+    status, ev, runner = await run([boot], tmp_path / "log", panic_grace=0.2)
     assert status == "failed"
-    assert time.monotonic() - start < 10  # stopped soon after the panic, not at the timeout
+    # Stopped after the panic (not at the step's timeout): the runner says why it stopped it.
+    assert runner.summary()["steps"][0]["stopped_because"] == "fatal"
     (problem,) = ev.of(Problem, "boot")
     assert problem.severity == "error" and "#38" in problem.hint
     assert problem.line_no == 7
@@ -439,10 +427,9 @@ async def test_boot_that_exits_without_its_marker_fails(tmp_path):
 
 async def test_silent_boot_watchdog(tmp_path):
     boot = step("boot", ["sleep", "300"], tmp_path, kind="boot", success_markers=("UKL BOOTED",))
-    start = time.monotonic()
-    status, ev, _ = await run([boot], tmp_path / "log", boot_silence=0.5, kill_on_silence=True)
+    status, ev, runner = await run([boot], tmp_path / "log", boot_silence=0.5, kill_on_silence=True)
     assert status == "timeout"
-    assert time.monotonic() - start < 10
+    assert runner.summary()["steps"][0]["stopped_because"] == "silent"
     (problem,) = ev.of(Problem, "boot")
     assert problem.text == "silent for 0.5 s"
 
@@ -483,14 +470,14 @@ async def test_a_broken_callback_does_not_break_the_run(tmp_path):
     assert runner.errors and "display gone" in runner.errors[0]
 
 
-async def test_flood_throughput(tmp_path, capsys):
+async def test_a_flood_is_delivered_whole(tmp_path):
+    """Every line of a 200,000-line build arrives and counts (throughput: bench/bench_run.py)."""
     n = 200_000
     code = (
         "import sys\n"
         "w = sys.stdout.write\n"
         f"for i in range({n}): w(f'  CC      drivers/some/dir/file{{i}}.o\\n')\n"
     )
-    events = Collector()
     count = 0
 
     def on_event(event):
@@ -499,16 +486,9 @@ async def test_flood_throughput(tmp_path, capsys):
             count += len(event.lines)
 
     runner = Runner([py_step("flood", code, tmp_path)], tmp_path / "log", on_event)
-    start = time.perf_counter()
-    assert await asyncio.wait_for(runner.run(), 120) == "ok"
-    took = time.perf_counter() - start
+    assert await asyncio.wait_for(runner.run(), 100) == "ok"
     assert count == n
     assert json.loads(runner.summary_path.read_text())["steps"][0]["objects"] == n
-    rate = n / took
-    with capsys.disabled():
-        print(f"\nrunner flood: {n} lines in {took:.2f} s = {rate:,.0f} lines/s")
-    assert rate > 50_000, rate  # well above what a Textual Log can draw (~178k/s in batches)
-    del events
 
 
 # --- port probe -------------------------------------------------------------------------------
@@ -531,9 +511,7 @@ async def test_probe_tcp(tmp_path):
 
     slammer = await asyncio.start_server(slam, "127.0.0.1", 0)
     port = slammer.sockets[0].getsockname()[1]
-    start = time.monotonic()
     assert not await probe_tcp("127.0.0.1", port, timeout=1.5)
-    assert time.monotonic() - start < 4
     slammer.close()
     await slammer.wait_closed()
 

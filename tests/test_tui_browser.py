@@ -5,14 +5,14 @@ and redo, edit values with range errors, pick a choice option, look at the diff,
 with unsaved changes. Every assertion reads the model or the file, not only the screen.
 """
 
-# ruff: noqa: F811  (fixtures are imported from test_tui_support and used as arguments)
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from tests.test_tui_support import loaded_tree, make_app, tree, wait_for  # noqa: F401
+from tests.support.waiting import wait_for
+from tests.support.wizard import make_app
 from ukl_tui.screens.browser import BrowserScreen
 from ukl_tui.screens.dialogs import AskValue, Choose
 from ukl_tui.screens.diff import DiffScreen
@@ -245,10 +245,10 @@ async def test_conflicts_panel_is_live_and_fixes(tree, real_tree: Path, ukl_over
         assert tree.value("RANDOMIZE_BASE") == "n"
         remaining = {c.id for c in screen.conflicts}
         assert not {"kaslr", "pti", "ukl-off"} & remaining
-        assert screen.wizard.session.edits["UNIKERNEL_LINUX"] == "y"
+        assert screen.session.choices.edits["UNIKERNEL_LINUX"] == "y"
         await pilot.press("ctrl+z")  # one undo step, edits included
         assert {"kaslr", "pti"} <= {c.id for c in screen.conflicts}
-        assert "UNIKERNEL_LINUX" not in screen.wizard.session.edits
+        assert "UNIKERNEL_LINUX" not in screen.session.choices.edits
 
 
 async def test_a_fix_that_would_not_work_is_not_offered(

@@ -3,7 +3,6 @@
 The hosts are real loopback sockets: one listening, one closed port.
 """
 
-# ruff: noqa: F811  (fixtures are imported from test_tui_support and used as arguments)
 from __future__ import annotations
 
 import socket
@@ -13,7 +12,8 @@ import pytest
 from textual.widgets import Input, Static
 
 from tests.support.distccd import free_port
-from tests.test_tui_support import loaded_tree, make_app, tree, wait_for  # noqa: F401
+from tests.support.waiting import wait_for
+from tests.support.wizard import make_app
 
 pytestmark = [pytest.mark.realtree, pytest.mark.timeout(120)]
 
@@ -36,7 +36,7 @@ async def test_hosts_and_jobs_are_checked_as_typed_and_probed(
             await wait_for(pilot, lambda: app.current_step() == "network")
             screen = app.screen
             await pilot.pause()
-            assert screen.problem is None and app.session.distcc is None
+            assert screen.problem is None and app.session.plan.distcc is None
             assert "compiles on this machine" in shown(screen, "#distcc-probe")
             hosts = screen.query_one("#distcc-hosts", Input)
             hosts.value = "127.0.0.1:0"
@@ -50,7 +50,7 @@ async def test_hosts_and_jobs_are_checked_as_typed_and_probed(
             hosts.value = f"127.0.0.1:{up}/3  127.0.0.1:{dead}/2"
             await pilot.pause()
             assert screen.problem is None
-            assert app.session.distcc == f"127.0.0.1:{up}/3 127.0.0.1:{dead}/2"
+            assert app.session.plan.distcc == f"127.0.0.1:{up}/3 127.0.0.1:{dead}/2"
             await wait_for(pilot, lambda: "✗" in shown(screen, "#distcc-probe"), timeout=15)
             probe = shown(screen, "#distcc-probe")
             assert f"✓ 127.0.0.1:{up}: accepts connections" in probe
@@ -62,9 +62,9 @@ async def test_hosts_and_jobs_are_checked_as_typed_and_probed(
             assert screen.problem == "compile jobs must be 1 to 1024, not 0"
             jobs.value = "6"
             await pilot.pause()
-            assert screen.problem is None and app.session.jobs == 6
-            plan = app.session.to_plan()
+            assert screen.problem is None and app.session.plan.jobs == 6
+            plan = app.session.plan
             assert (plan.distcc, plan.jobs) == (f"127.0.0.1:{up}/3 127.0.0.1:{dead}/2", 6)
             hosts.value = ""
             await pilot.pause()
-            assert app.session.distcc is None
+            assert app.session.plan.distcc is None

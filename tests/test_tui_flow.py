@@ -6,7 +6,6 @@ Review with the exact commands and a saved plan; the .config it wrote has UNIKER
 and the plan file reopens the same session.
 """
 
-# ruff: noqa: F811  (fixtures are imported from test_tui_support and used as arguments)
 from __future__ import annotations
 
 import argparse
@@ -16,15 +15,12 @@ import pytest
 from textual.widgets import Input, OptionList
 
 from tests.support.gitrepos import clone_checkout, make_ukl_upstream
-from tests.test_tui_support import (  # noqa: F401
-    defconfig_copy,
-    loaded_tree,
-    make_app,
-    tree,
-    wait_for,
-)
-from ukl_tui.app import Session, UklApp, locate_tree, session_from_args
+from tests.support.waiting import wait_for
+from tests.support.wizard import defconfig_copy, make_app
+from ukl_tui.app import UklApp
 from ukl_tui.errors import UserError
+from ukl_tui.session import Session, session_from_args
+from ukl_tui.workspace import locate_tree
 
 
 def wizard_args(tree_path: Path | None, config: Path | None, overlay: Path | None, plan=None):  # noqa: ANN001, ANN201
@@ -59,7 +55,7 @@ async def test_newcomer_path_to_review(
         await wait_for(pilot, lambda: app.current_step() == "browser")
         tree = app.session.tree
         assert tree.value("UNIKERNEL_LINUX") == "y"
-        assert app.session.presets == ["ukl-base"]
+        assert app.session.choices.presets == ("ukl-base",)
         await pilot.press("ctrl+s")
         text = config.read_text()
         assert "CONFIG_UNIKERNEL_LINUX=y" in text
@@ -89,12 +85,12 @@ async def test_newcomer_path_to_review(
 
     # The saved plan reopens the session: same tree, preset, values.
     again = session_from_args(wizard_args(None, None, None, plan=plan_file))
-    assert again.presets == ["ukl-base"] and again.tree_path == real_tree.resolve()
+    assert again.choices.presets == ("ukl-base",) and again.tree_path == real_tree.resolve()
     app2 = UklApp(again)
     async with app2.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app2.session.tree is not None, timeout=60)
         assert app2.session.tree.value("UNIKERNEL_LINUX") == "y"
-        assert app2.session.preset_cmdline is not None
+        assert app2.session.asked.boot is not None and app2.session.asked.boot.cmdline
 
 
 @pytest.mark.realtree
@@ -153,9 +149,9 @@ async def test_network_validation_is_live(
         screen.query_one("#boot-append", Input).value = "loglevel=7"
         await pilot.pause()
         assert screen.problem is None
-        assert app.session.append == ("loglevel=7",)
+        assert app.session.choices.append == ("loglevel=7",)
         assert "loglevel=7" in str(screen.query_one("#net-result").render())
-        assert [str(f) for f in app.session.network.forwards] == ["18080:80"]
+        assert [str(f) for f in app.session.choices.network.forwards] == ["18080:80"]
 
 
 async def test_application_step_on_a_ukl_checkout(tmp_path: Path) -> None:
@@ -176,7 +172,7 @@ async def test_application_step_on_a_ukl_checkout(tmp_path: Path) -> None:
         assert {"hello", "memcached", "valkey"} <= set(names)
         listing.highlighted = names.index("memcached")
         await pilot.pause()
-        assert app.session.app == "memcached"
+        assert app.session.choices.app == "memcached"
         info = str(screen.query_one("#app-info").render())
         assert "SSH" in info and "11211" in info
         screen.query_one("#opt-shortcuts").value = True
@@ -184,7 +180,7 @@ async def test_application_step_on_a_ukl_checkout(tmp_path: Path) -> None:
         result = str(screen.query_one("#app-result").render())
         assert "./configure --with-program=memcached --enable-shortcuts" in result
         assert "CONFIG_UKL_DEEP_SHORTCUT=y" in result
-        assert app.session.configure.shortcuts
+        assert app.session.choices.configure.shortcuts
         screen.query_one("#opt-ukl_trigger", Input).value = "no-slash"
         await pilot.pause()
         assert "absolute path" in screen.problem
@@ -280,7 +276,7 @@ async def test_unpack_dialog_unpacks_into_the_cache(tmp_path: Path) -> None:
 
     from tests.conftest import FIXTURES
     from ukl_tui.screens.obtain import unpack_dialog
-    from ukl_tui.screens.sources import is_unpacked, unpacked_dir
+    from ukl_tui.sources import is_unpacked, unpacked_dir
 
     tarball = tmp_path / "linux-source-9.9.tar.xz"
     with tarfile.open(tarball, "w:xz") as tar:
@@ -339,7 +335,7 @@ async def test_preset_asks_before_overriding_a_hand_edit(
         browser = app.screen
         browser.change({"RANDOMIZE_BASE": "n", "PAGE_TABLE_ISOLATION": "n"}, "prereqs")
         browser.change({"UNIKERNEL_LINUX": "y", "UKL_NAME": "/other"}, "by hand")
-        assert app.session.edits["UKL_NAME"] == "/other"
+        assert app.session.choices.edits["UKL_NAME"] == "/other"
         app.goto("preset")
         await wait_for(pilot, lambda: app.current_step() == "preset")
         await pilot.pause(0.3)

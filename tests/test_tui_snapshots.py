@@ -1,26 +1,18 @@
 """Snapshots of every screen at 80x24 and 200x50 (pytest-textual-snapshot).
 
 Deterministic by construction: the real tree at its CI path, the .config in the test's own
-directory shown relative to it, fixed host facts, machine-specific paths in the commands
-masked (``mask_review``). Update after a deliberate change with ``--snapshot-update`` and
-look at the SVGs before committing them.
+directory shown relative to it, fixed host facts (and installed source tarballs),
+machine-specific paths in the commands masked (``mask_review``). Update after a deliberate
+change with ``--snapshot-update`` and look at the SVGs before committing them.
 """
 
-# ruff: noqa: F811  (fixtures are imported from test_tui_support and used as arguments)
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from tests.test_tui_support import (  # noqa: F401
-    SCENES,
-    TREELESS,
-    loaded_tree,
-    make_app,
-    make_treeless_app,
-    tree,
-)
+from tests.support.wizard import SCENES, TREELESS, make_app, make_treeless_app, pin_tarballs
 
 pytestmark = pytest.mark.realtree
 
@@ -42,6 +34,9 @@ def test_screen(
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("UKL_DIR", raising=False)
     if scene in TREELESS:
+        from ukl_tui import sources
+
+        monkeypatch.setattr(sources, "debian_tarballs", pin_tarballs(tmp_path / "src"))
         app = make_treeless_app()
     else:
         app = make_app(tree, real_tree, ukl_overlay)

@@ -7,7 +7,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -287,17 +286,14 @@ def test_missing_path_and_file(tmp_path: Path):
 
 
 @pytest.mark.realtree
-def test_real_linux_6_1_tree_is_detected_fast():
+def test_real_linux_6_1_tree_is_detected():
     tree = os.environ.get("UKL_TUI_TEST_TREE")
     if not tree:
         pytest.skip("UKL_TUI_TEST_TREE is not set")
-    start = time.perf_counter()
     ws = inspect_workspace(tree)
-    elapsed = time.perf_counter() - start
     assert ws.kind == "kernel"
     assert ws.kernel_tree == Path(tree).resolve()
     assert ws.kernel_version is not None and ws.kernel_version.startswith("6.1.")
-    assert elapsed < 0.2, f"inspect_workspace took {elapsed * 1000:.0f} ms"
 
 
 # ------------------------------------------------------------------------------------------
@@ -327,12 +323,10 @@ def test_clone_with_submodules_reports_progress_and_logs(tmp_path: Path, monkeyp
     assert text.rstrip().endswith("[exit 0]")
 
 
-def test_clone_unreachable_url_fails_fast_with_one_line(tmp_path: Path):
+def test_clone_unreachable_url_fails_with_one_line(tmp_path: Path):
     url = "http://127.0.0.1:9/ukl.git"  # nothing listens on the discard port
-    start = time.perf_counter()
     with pytest.raises(UserError) as err:
         clone_ukl(url, tmp_path / "ukl", log_path=tmp_path / "clone.log")
-    assert time.perf_counter() - start < 10
     assert str(err.value) == f"cannot reach {url}: no network?"
     assert not (tmp_path / "ukl").exists()
     assert "Failed to connect" in (tmp_path / "clone.log").read_text()
@@ -382,18 +376,14 @@ def silent_server():
 def test_clone_cancel_kills_the_hanging_git(tmp_path: Path, silent_server: str):
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
-    start = time.perf_counter()
     with pytest.raises(UserError, match="cancelled"):
         clone_ukl(silent_server, tmp_path / "ukl", log_path=tmp_path / "l", cancel=cancel)
-    assert time.perf_counter() - start < 5
     assert not (tmp_path / "ukl").exists()
 
 
 def test_clone_timeout_is_reported_as_unreachable(tmp_path: Path, silent_server: str):
-    start = time.perf_counter()
     with pytest.raises(UserError) as err:
         clone_ukl(silent_server, tmp_path / "ukl", log_path=tmp_path / "l", timeout=0.5)
-    assert time.perf_counter() - start < 5
     assert str(err.value) == f"cannot reach {silent_server}: no network? (no result after 0.5 s)"
 
 

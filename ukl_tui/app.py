@@ -1,244 +1,37 @@
 """The wizard: a Textual app leading from a kernel tree (or nothing) to the exact commands.
 
-The app holds the session (tree, workspace, choices made so far) and the navigation between
-steps; every screen is a thin face over the core modules. Steps are installed screens, so
-going back and forth keeps each screen as the user left it; Escape goes back a step, Ctrl+N
-goes forward, the step bar can be clicked. Ctrl+P jumps to any symbol by fuzzy name.
+The app holds the session (``ukl_tui.session.Session``: tree, plan, history) and the
+navigation between steps. Every step screen gets the session in its constructor and is a
+thin face over it; screens ask the app for what they cannot do themselves with the messages
+of ``screens.messages`` (next step, load, save, run), handled here. Steps are installed
+screens, so going back and forth keeps each screen as the user left it; Escape goes back a
+step, Ctrl+N goes forward, the step bar can be clicked. Ctrl+P jumps to any symbol by fuzzy
+name.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import os
+import importlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from ukl_tui.errors import UserError
+from ukl_tui.paths import display_path
+from ukl_tui.screens import messages
+from ukl_tui.session import STEP_NAMES, Session, session_from_args
+from ukl_tui.widgets.lifetime import AppLifetime
 from ukl_tui.widgets.palette import SymbolProvider
-from ukl_tui.widgets.steps import StepBar
-
-if TYPE_CHECKING:
-    from ukl_tui.host import Prereq
-    from ukl_tui.kconfig import Change, Tree
-    from ukl_tui.workspace import Workspace
-
-
-@dataclass
-class Session:
-    """Everything chosen so far; what a saved plan will hold."""
-
-    tree_path: Path | None = None
-    config: Path | None = None
-    overlays: list[Path] = field(default_factory=list)
-    plan_path: Path | None = None
-    #: Where the tree came from: "argument", "current directory", "$UKL_DIR", "picked", ...
-    tree_source: str = ""
-    tree: Tree | None = None
-    workspace: Workspace | None = None
-    load_error: str | None = None
-    load_seconds: float = 0.0
-    #: The .config text the session started from (or last saved): "changed" means against it.
-    baseline: str = ""
-    #: Host prerequisites (``host.check_prerequisites``), filled by the welcome screen.
-    prereqs: list[Prereq] | None = None
-    # ----- the choices a plan holds (``plan.Plan``'s fields) -----
-    #: Presets applied, in order, and the base configuration they were applied on.
-    presets: list[str] = field(default_factory=list)
-    base: str | None = None
-    #: What the applied presets asked for (tree names), for the "did it stick" rules.
-    preset_wanted: dict[str, str] = field(default_factory=dict)
-    preset_required: frozenset[str] = frozenset()
-    #: The presets' kernel parameters and QEMU CPU flags (None: the boot module's defaults).
-    preset_cmdline: tuple[str, ...] | None = None
-    preset_cpu_flags: tuple[str, ...] | None = None
-    #: Values the user set by hand (browser edits and fixes): they win over presets.
-    edits: dict[str, str] = field(default_factory=dict)
-    #: The application: a program of the checkout, or a prebuilt archive (None, None: the
-    #: checkout's default program, or the kernel alone for a plain tree).
-    app: str | None = None
-    ukl_a: Path | None = None
-    #: configure's options (``apps.ConfigureOptions``; its ``program`` is ``app``'s).
-    configure: Any = None
-    #: The guest's network (``boot.NetworkSpec``) and the boot settings of the plan.
-    network: Any = None
-    auto_forwards: bool = True
-    memory_mib: int = 1024
-    cpus: int = 1
-    accel: str = "auto"
-    initrd: str = "auto"
-    #: Extra kernel parameters and application arguments typed on the Network and boot step.
-    append: tuple[str, ...] = ()
-    init_args: tuple[str, ...] = ()
-    #: distcc hosts on one line (None: compile here) and make -j (None: hosts' slots / CPUs).
-    distcc: str | None = None
-    jobs: int | None = None
-    #: Conflict ids the user acknowledged on the Review step.
-    acknowledged: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        """Defaults that need the core's types."""
-        if self.configure is None:
-            from ukl_tui.apps import ConfigureOptions
-
-            self.configure = ConfigureOptions()
-        if self.network is None:
-            from ukl_tui.boot import NetworkSpec
-
-            self.network = NetworkSpec()
-
-    def cmdline(self) -> str:
-        """The kernel command line the boot will use (presets' or default, plus extras)."""
-        from ukl_tui.boot import DEFAULT_CMDLINE
-
-        return " ".join((*(self.preset_cmdline or DEFAULT_CMDLINE), *self.append))
-
-    def qemu_cpu(self) -> str:
-        """QEMU's ``-cpu`` flags as the boot will pass them (the model is decided at boot)."""
-        from ukl_tui.boot import DEFAULT_CPU_FLAGS
-
-        return ",".join(("max", *(self.preset_cpu_flags or DEFAULT_CPU_FLAGS)))
-
-    def to_plan(self) -> Any:
-        """The session as a ``plan.Plan`` (what Review builds, saves and runs)."""
-        from ukl_tui.plan import Plan
-
-        if self.tree_path is None:
-            raise UserError("no kernel tree yet")
-        config = self.config
-        if config is None and self.tree is not None and self.tree.loaded_from is not None:
-            config = self.tree.loaded_from
-        plan = Plan(
-            tree=self.tree_path,
-            overlays=tuple(self.overlays),
-            config=config,
-            base=self.base,
-            presets=tuple(self.presets),
-            edits=dict(self.edits),
-            app=self.app,
-            ukl_a=self.ukl_a,
-            configure=self.configure,
-            network=self.network,
-            auto_forwards=self.auto_forwards,
-            memory_mib=self.memory_mib,
-            cpus=self.cpus,
-            append=self.append,
-            init_args=self.init_args,
-            initrd=self.initrd,
-            accel=self.accel,
-            distcc=self.distcc,
-            jobs=self.jobs,
-        )
-        plan.source = self.plan_path
-        return plan
-
-    @classmethod
-    def from_plan(cls, plan: Any) -> Session:
-        """A session re-entered from a saved plan (the tree is loaded, then replayed)."""
-        return cls(
-            tree_path=plan.tree,
-            config=plan.config,
-            overlays=list(plan.overlays),
-            plan_path=plan.source,
-            tree_source="the plan file",
-            presets=list(plan.presets),
-            base=plan.base,
-            edits=dict(plan.edits),
-            app=plan.app,
-            ukl_a=plan.ukl_a,
-            configure=plan.configure,
-            network=plan.network,
-            auto_forwards=plan.auto_forwards,
-            memory_mib=plan.memory_mib,
-            cpus=plan.cpus,
-            append=tuple(plan.append),
-            init_args=tuple(plan.init_args),
-            initrd=plan.initrd,
-            accel=plan.accel,
-            distcc=plan.distcc,
-            jobs=plan.jobs,
-        )
-
-    def replay(self, tree: Tree) -> None:
-        """Apply the session's presets and edits to a freshly loaded tree (``--plan``)."""
-        if not (self.presets or self.edits):
-            return
-        from ukl_tui.presets import apply_presets, load_presets
-
-        presets = load_presets(self.presets) if self.presets else []
-        report = apply_presets(tree, presets, hand_edits=self.edits, base=self.base or False)
-        self.preset_wanted = report.wanted
-        self.preset_required = frozenset(o.symbol or o.name for o in report.outcomes if o.required)
-        self.preset_cmdline = report.boot.cmdline or None
-        self.preset_cpu_flags = report.boot.qemu_cpu_flags or None
-
-    def rules_context(self) -> Any:
-        """The rules' view of the live session (``rules.Context``)."""
-        from ukl_tui.rules import Context
-
-        return Context(
-            tree=self.tree,
-            cmdline=self.cmdline(),
-            qemu_cpu=self.qemu_cpu(),
-            wanted={**self.preset_wanted, **self.edits},
-            required=self.preset_required,
-        )
-
-    def conflicts(self) -> list[Any]:
-        """Conflicts of the live session (``rules.check``), errors first."""
-        if self.tree is None:
-            return []
-        from ukl_tui.rules import check
-
-        return check(self.rules_context())
-
-
-def display_path(path: Path | str | None) -> str:
-    """A path as the user would type it: relative to the current directory when inside it,
-    ``~/...`` when inside the home directory, else absolute.
-    """
-    if path is None:
-        return "(none)"
-    path = Path(path)
-    for base, shown in ((Path.cwd(), ""), (Path.home(), "~/")):
-        try:
-            rel = path.relative_to(base)
-        except ValueError:
-            continue
-        return f"{shown}{rel}" if str(rel) != "." else (shown.rstrip("/") or ".")
-    return str(path)
-
-
-def locate_tree(argument: str | None, cwd: Path | None = None) -> tuple[Path | None, str]:
-    """Which tree to open: the argument, the current directory, then ``$UKL_DIR``.
-
-    The current directory counts only when it is a kernel tree or a ukl checkout (it is
-    checked with the workspace module); otherwise ``(None, "")`` means "ask the user".
-    """
-    if argument:
-        return Path(argument).expanduser(), "argument"
-    from ukl_tui.workspace import inspect_workspace
-
-    here = cwd or Path.cwd()
-    try:
-        inspect_workspace(here)
-    except UserError:
-        pass
-    else:
-        return here, "current directory"
-    env = os.environ.get("UKL_DIR")
-    if env:
-        return Path(env).expanduser(), "$UKL_DIR"
-    return None, ""
 
 
 class TreeLoaded(Message, bubble=False):
@@ -249,7 +42,7 @@ class TreeLoaded(Message, bubble=False):
         self.error = error
 
 
-class UklApp(App[int]):
+class UklApp(AppLifetime, App[int]):
     """The ukl-tui wizard (see module docstring)."""
 
     CSS_PATH = "ukl_tui.tcss"
@@ -264,16 +57,6 @@ class UklApp(App[int]):
         Binding("f1", "keys", "Keys"),
     ]
 
-    #: The wizard's steps, in order: (screen name, title).
-    ALL_STEPS: ClassVar[list[tuple[str, str]]] = [
-        ("welcome", "Welcome"),
-        ("preset", "Preset"),
-        ("browser", "Config"),
-        ("application", "Application"),
-        ("network", "Network & boot"),
-        ("review", "Review"),
-    ]
-
     def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)
         self.session = session
@@ -285,17 +68,9 @@ class UklApp(App[int]):
 
     # ----- steps ----------------------------------------------------------------------
 
-    def steps(self) -> list[tuple[str, str]]:
-        """The steps shown in the step bar."""
-        return list(self.ALL_STEPS)
-
-    def step_names(self) -> list[str]:
-        """Just the names."""
-        return [name for name, _ in self.steps()]
-
     def current_step(self) -> str | None:
         """The step on screen (None while a dialog or an unknown screen is on top)."""
-        for name in self.step_names():
+        for name in STEP_NAMES:
             if self.is_screen_installed(name) and self.get_screen(name) is self.screen:
                 return name
         return None
@@ -339,11 +114,9 @@ class UklApp(App[int]):
     def on_mount(self) -> None:
         """Start on the welcome screen; it loads the tree."""
         self._gc_start()
-        from ukl_tui.screens.welcome import WelcomeScreen
-
         if self.session.tree is not None and not self.session.baseline:
             self.session.baseline = self.session.tree.config_text()
-        self.install_screen(WelcomeScreen(), "welcome")
+        self.ensure_screen("welcome")
         self.push_screen("welcome")
         self.call_after_refresh(self._painted)
 
@@ -352,41 +125,14 @@ class UklApp(App[int]):
             self.first_paint = time.perf_counter() - self.started
 
     def ensure_screen(self, name: str) -> None:
-        """Create a step's screen once; it then lives for the session."""
+        """Create a step's screen once, over the session; it then lives for the session."""
         if self.is_screen_installed(name):
             return
-        if name == "preset":
-            from ukl_tui.screens.preset import PresetScreen
-
-            self.install_screen(PresetScreen(), name)
-        elif name == "browser":
-            from ukl_tui.screens.browser import BrowserScreen
-
-            self.install_screen(BrowserScreen(), name)
-        elif name == "application":
-            from ukl_tui.screens.application import ApplicationScreen
-
-            self.install_screen(ApplicationScreen(), name)
-        elif name == "network":
-            from ukl_tui.screens.network import NetworkScreen
-
-            self.install_screen(NetworkScreen(), name)
-        elif name == "review":
-            from ukl_tui.screens.review import ReviewScreen
-
-            self.install_screen(ReviewScreen(), name)
-        else:
-            raise ValueError(f"unknown step {name}")
-
-    def can_enter(self, name: str) -> str | None:
-        """None when the step can be shown now, else why not (said to the user)."""
-        if name != "welcome" and self.session.tree is None:
-            return "The kernel tree is not loaded yet."
-        return None
+        self.install_screen(_step_screen(name, self.session), name)
 
     def goto(self, name: str) -> bool:
         """Show a step (keeping every step's screen as it was left)."""
-        problem = self.can_enter(name)
+        problem = self.session.can_enter(name)
         if problem:
             self.notify(problem, severity="warning")
             return False
@@ -396,8 +142,7 @@ class UklApp(App[int]):
             return True
         if here is None:
             return False  # a dialog is open (it answers first), or the app is still starting
-        names = self.step_names()
-        if here in names and names.index(name) > names.index(here):
+        if STEP_NAMES.index(name) > STEP_NAMES.index(here):
             problem = getattr(self.screen, "leave_problem", lambda: None)()
             if problem:
                 self.notify(problem, title="Not yet", severity="warning")
@@ -414,29 +159,33 @@ class UklApp(App[int]):
 
     def action_next(self) -> None:
         """Ctrl+N: the next step."""
-        names = self.step_names()
-        here = self.current_step()
-        if here is None:
-            return
-        index = names.index(here)
-        if index + 1 < len(names):
-            self.goto(names[index + 1])
+        self._go_by(1)
 
     def action_back(self) -> None:
         """Escape: the previous step."""
-        names = self.step_names()
+        self._go_by(-1)
+
+    def _go_by(self, offset: int) -> None:
         here = self.current_step()
         if here is None:
             return
-        index = names.index(here)
-        if index > 0:
-            self.goto(names[index - 1])
+        step = self.session.step_after(here, offset)
+        if step is not None:
+            self.goto(step)
 
-    def on_step_bar_picked(self, event: StepBar.Picked) -> None:
-        """A click on the step bar."""
+    def on_go_next(self, event: messages.GoNext) -> None:
+        """A screen is done (Continue, a preset applied or skipped)."""
+        self.action_next()
+
+    def on_go_to(self, event: messages.GoTo) -> None:
+        """A click on the step bar (or a screen asking for a step)."""
         self.goto(event.step)
 
     # ----- the tree -------------------------------------------------------------------
+
+    def on_load_tree(self, event: messages.LoadTree) -> None:
+        """The welcome screen asks for the session's tree."""
+        self.load_tree()
 
     def load_tree(self) -> Worker[None]:
         """Load the tree named by the session in a worker thread; posts TreeLoaded."""
@@ -446,23 +195,8 @@ class UklApp(App[int]):
 
     @work(thread=True, exclusive=True, group="load-tree")
     def _load_tree(self) -> None:
-        from ukl_tui.kconfig import load_tree
-
-        session = self.session
-        start = time.perf_counter()
-        try:
-            assert session.tree_path is not None
-            tree = load_tree(session.tree_path, config=session.config, overlays=session.overlays)
-            tree.search("ukl")  # build the search index here, not on the first keystroke
-            baseline = tree.config_text()
-            session.replay(tree)  # a saved plan's presets and edits (nothing otherwise)
-        except UserError as exc:
-            session.load_error = exc.message
-        else:
-            session.baseline = baseline
-            session.tree = tree
-        session.load_seconds = time.perf_counter() - start
-        self.post_message(TreeLoaded(session.load_error))
+        self.session.load()
+        self.post_message(TreeLoaded(self.session.load_error))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A crash in the loader is a bug, but it must still reach the screen as a message."""
@@ -472,7 +206,7 @@ class UklApp(App[int]):
 
     def on_tree_loaded(self, event: TreeLoaded) -> None:
         """Tell the welcome screen; forget screens built for an earlier tree."""
-        for name in self.step_names():
+        for name in STEP_NAMES:
             if name != "welcome" and self.is_screen_installed(name):
                 if self.get_screen(name) is not self.screen:
                     self.uninstall_screen(name)
@@ -481,20 +215,42 @@ class UklApp(App[int]):
 
     # ----- symbols --------------------------------------------------------------------
 
+    def on_show_symbol(self, event: messages.ShowSymbol) -> None:
+        """The command palette picked a symbol."""
+        self.jump_to_symbol(event.name)
+
     def jump_to_symbol(self, name: str) -> None:
-        """Open the browser on a symbol (the command palette calls this)."""
+        """Open the browser on a symbol."""
         if not self.goto("browser"):
             return
-        from ukl_tui.screens.browser import BrowserScreen
-
         screen = self.get_screen("browser")
-        assert isinstance(screen, BrowserScreen)
-        self.call_after_refresh(screen.jump_to, name)
+        self.call_after_refresh(screen.jump_to, name)  # type: ignore[attr-defined]
 
-    # ----- running --------------------------------------------------------------------
+    # ----- values, saving, running -------------------------------------------------------
 
-    def start_run(self, built: Any) -> None:
-        """The hand-off to the Run screen (issue 6): a checked plan, run live on top of Review.
+    def on_values_changed(self, event: messages.ValuesChanged) -> None:
+        """A step changed values through the session: refresh the steps that show them."""
+        self._refresh_steps(current=False)
+
+    def _refresh_steps(self, *, current: bool) -> None:
+        """Redraw what depends on values: the browser (marks, conflicts) whenever it is
+        built, the step on screen when ``current`` (it refreshes itself after its own
+        changes). Review rebuilds its plan on every visit, so only the current one does.
+        """
+        for name in ("browser", "review"):
+            if not self.is_screen_installed(name):
+                continue
+            screen = self.get_screen(name)
+            here = screen is self.screen
+            if screen.is_mounted and (current if here else name == "browser"):
+                screen.refresh_values()  # type: ignore[attr-defined]
+
+    def on_save_config(self, event: messages.SaveConfig) -> None:
+        """Ctrl+S on a step."""
+        self.save_config()
+
+    def on_start_run(self, event: messages.StartRun) -> None:
+        """The hand-off to the Run screen: a checked plan, run live on top of Review.
 
         Escape on the Run screen comes back here; the run's exit code is remembered.
         """
@@ -503,7 +259,7 @@ class UklApp(App[int]):
         def finished(code: int | None) -> None:
             self.last_run_code = code
 
-        self.push_screen(RunScreen(built), finished)
+        self.push_screen(RunScreen(event.built), finished)
 
     # ----- quitting -------------------------------------------------------------------
 
@@ -516,7 +272,7 @@ class UklApp(App[int]):
         from ukl_tui.screens.dialogs import Choose
 
         tree = self.session.tree
-        changes = self.session_changes()
+        changes = self.session.changes()
         if not changes:
             then()
             return
@@ -541,64 +297,33 @@ class UklApp(App[int]):
             answered,
         )
 
-    def session_changes(self) -> list[Change]:
-        """Symbols whose value differs from the baseline (the file as loaded or last saved).
-
-        Not ``Tree.diff()`` against the file itself: a minimal .config (a defconfig) lacks
-        thousands of lines that saving would add, yet the user changed none of them.
-        """
-        tree = self.session.tree
-        if tree is None:
-            return []
-        return tree.diff(against=self.session.baseline)
-
     def save_config(self) -> Path | None:
-        """Write .config atomically (the previous one becomes .config.old); None on error."""
-        tree = self.session.tree
-        if tree is None:
-            return None
+        """Write .config (``Session.save_config``), say so, refresh the steps; None on error."""
         try:
-            path = tree.write_config()
+            path = self.session.save_config()
         except UserError as exc:
             self.notify(exc.message, severity="error", title="Not saved")
             return None
-        self.session.baseline = tree.config_text()
         self.notify(f"{path}\n(previous file kept as {path.name}.old)", title="Saved")
-        if self.is_screen_installed("browser"):
-            browser = self.get_screen("browser")
-            if browser.is_mounted:
-                browser.after_change()  # type: ignore[attr-defined]
+        self._refresh_steps(current=True)
         return path
 
 
-def session_from_args(args: argparse.Namespace) -> Session:
-    """The session the command line asks for (tree located, paths made absolute)."""
-    plan = getattr(args, "wizard_plan", None)
-    config = getattr(args, "wizard_config", None)
-    if plan:
-        from ukl_tui.plan import Plan
+#: Each step's screen: module and class, imported on first use (start-up stays fast).
+STEP_SCREENS: dict[str, tuple[str, str]] = {
+    "welcome": ("ukl_tui.screens.welcome", "WelcomeScreen"),
+    "preset": ("ukl_tui.screens.preset", "PresetScreen"),
+    "browser": ("ukl_tui.screens.browser", "BrowserScreen"),
+    "application": ("ukl_tui.screens.application", "ApplicationScreen"),
+    "network": ("ukl_tui.screens.network", "NetworkScreen"),
+    "review": ("ukl_tui.screens.review", "ReviewScreen"),
+}
 
-        session = Session.from_plan(Plan.load(Path(plan).expanduser()))
-        if getattr(args, "wizard_tree", None):
-            session.tree_path = Path(args.wizard_tree).expanduser().absolute()
-            session.tree_source = "argument"
-        if config:
-            session.config = Path(config).expanduser().absolute()
-        if getattr(args, "wizard_overlay", None):
-            session.overlays = [Path(p).expanduser().absolute() for p in args.wizard_overlay]
-        return session
-    path, source = locate_tree(getattr(args, "wizard_tree", None))
-    overlays = [Path(p).expanduser().absolute() for p in getattr(args, "wizard_overlay", []) or []]
-    for overlay in overlays:
-        if not overlay.is_file():
-            raise UserError(f"{overlay}: no such Kconfig overlay file")
-    return Session(
-        tree_path=path.absolute() if path else None,
-        config=Path(config).expanduser().absolute() if config else None,
-        overlays=overlays,
-        plan_path=Path(plan).expanduser().absolute() if plan else None,
-        tree_source=source,
-    )
+
+def _step_screen(name: str, session: Session) -> Screen[Any]:
+    """A step's screen over the session."""
+    module, cls = STEP_SCREENS[name]
+    return getattr(importlib.import_module(module), cls)(session)
 
 
 def run_wizard(args: argparse.Namespace) -> int:

@@ -462,6 +462,49 @@ def check_param(param: str) -> None:
         raise UserError("'--' cannot be a kernel parameter: init arguments have their own field")
 
 
+def check_cpu_flag(flag: str) -> None:
+    """One flag of QEMU's ``-cpu`` value (a comma or space would inject other options)."""
+    if not isinstance(flag, str) or not _CPU_FLAG_RE.match(flag):
+        raise UserError(
+            f"QEMU CPU flag {flag!r} must look like -smap, +pdpe1gb or smap=off "
+            "(no commas or spaces)"
+        )
+
+
+def edit_cmdline(cmdline: str, add: Sequence[str], remove: Sequence[str] = ()) -> str:
+    """The kernel command line with parameters removed and added (before any ``--``).
+
+    A word of ``remove`` drops that parameter; one ending in ``=`` (``clearcpuid=``) drops
+    every parameter of that name. Added parameters already there are not added twice.
+    """
+    words = cmdline.split()
+    tail: list[str] = []
+    if "--" in words:
+        cut = words.index("--")
+        words, tail = words[:cut], words[cut:]
+    kept = [w for w in words if not param_dropped(w, remove)]
+    kept += [w for w in add if w not in kept]
+    return " ".join(kept + tail)
+
+
+def param_dropped(word: str, remove: Sequence[str]) -> bool:
+    """Does ``remove`` (words, or ``name=`` prefixes) drop the kernel parameter ``word``?"""
+    return any(word == r or (r.endswith("=") and word.startswith(r)) for r in remove)
+
+
+def add_cpu_flags(cpu: str, flags: Sequence[str]) -> str:
+    """QEMU's ``-cpu`` value with ``flags`` set (a flag's earlier setting is replaced)."""
+    items = [i for i in cpu.split(",") if i]
+    names = {f.lstrip("+-").split("=", 1)[0].lower() for f in flags}
+    kept = [
+        item
+        for index, item in enumerate(items)
+        if (index == 0 and item[0] not in "+-" and "=" not in item)
+        or item.lstrip("+-").split("=", 1)[0].lower() not in names
+    ]
+    return ",".join(kept + list(flags))
+
+
 def app_args_problem(text: str) -> str | None:
     """Why ``text`` cannot be ukl's APP-ARGS init argument, or None when it can.
 
@@ -556,11 +599,7 @@ class BootSpec:
         for arg in self.init_args:
             check_word("init argument", arg)
         for flag in self.qemu_cpu_flags:
-            if not isinstance(flag, str) or not _CPU_FLAG_RE.match(flag):
-                raise UserError(
-                    f"QEMU CPU flag {flag!r} must look like -smap, +pdpe1gb or smap=off "
-                    "(no commas or spaces)"
-                )
+            check_cpu_flag(flag)
         self.network.validate(check_ports=check_ports)
         if self.init_args and self.network.address_via != "init" and self.network.mode != "none":
             raise UserError(
@@ -616,11 +655,15 @@ class BootSpec:
         """The one-line explanation of the accelerator choice, for the status line."""
         return self.resolve_accel(kvm).note
 
+    def cpu_value(self, cpu_model: str) -> str:
+        """QEMU's ``-cpu`` value for a model: ``max,-smap,-smep``."""
+        return ",".join([cpu_model, *self.qemu_cpu_flags])
+
     def qemu_argv(self, kvm: KvmStatus) -> list[str]:
         """The full QEMU command; the serial console is on stdio (a pipe from the runner)."""
         self.validate(check_ports=False)
         choice = self.resolve_accel(kvm)
-        cpu = ",".join([choice.cpu_model, *self.qemu_cpu_flags])
+        cpu = self.cpu_value(choice.cpu_model)
         argv = [
             self.qemu,
             "-accel",

@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ukl-tui {__version__}")
     # The wizard's own options use their own dests: argparse lets a subcommand's defaults
     # overwrite the main parser's values when both use the same dest.
-    parser.add_argument("--tree", dest="wizard_tree", help="kernel tree or ukl checkout")
+    parser.add_argument(
+        "--tree",
+        dest="wizard_tree",
+        help="kernel tree or ukl checkout (default: . if it is one, else $UKL_DIR)",
+    )
     parser.add_argument("--config", dest="wizard_config", help=".config to start from")
     parser.add_argument("--plan", dest="wizard_plan", help="open the wizard from a saved plan")
     parser.add_argument(

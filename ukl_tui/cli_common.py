@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ def add_tree_arguments(parser: argparse.ArgumentParser, config: bool = True) -> 
     """``--tree``, ``--config`` and ``--overlay``, identical across subcommands."""
     parser.add_argument(
         "--tree",
-        help="kernel tree or ukl checkout (default: $UKL_DIR, else the current directory)",
+        help="kernel tree or ukl checkout (default: the current directory if it is one, "
+        "else $UKL_DIR)",
     )
     if config:
         parser.add_argument(
@@ -33,8 +33,16 @@ def add_tree_arguments(parser: argparse.ArgumentParser, config: bool = True) -> 
 
 
 def tree_path(args: argparse.Namespace) -> Path:
-    """The tree the user means: --tree, then $UKL_DIR, then the current directory."""
-    return Path(args.tree or os.environ.get("UKL_DIR") or os.getcwd())
+    """The tree the user means, in the wizard's order (``workspace.locate_tree``)."""
+    from ukl_tui.workspace import locate_tree
+
+    path, _ = locate_tree(args.tree)
+    if path is None:
+        raise UserError(
+            "no kernel tree: give --tree, run this inside a kernel tree or ukl checkout, "
+            "or set $UKL_DIR"
+        )
+    return path
 
 
 def open_tree(args: argparse.Namespace) -> Any:

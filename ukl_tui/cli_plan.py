@@ -32,7 +32,9 @@ def register(sub: Any) -> None:
         "printed and files written), 2 on bad input (nothing is written then).",
     )
     src = p.add_argument_group("what to build")
-    src.add_argument("--tree", help="kernel tree or ukl checkout (default: $UKL_DIR, else .)")
+    src.add_argument(
+        "--tree", help="kernel tree or ukl checkout (default: . if it is one, else $UKL_DIR)"
+    )
     src.add_argument("--plan", metavar="FILE", help="start from a saved plan file")
     src.add_argument("--overlay", action="append", metavar="KCONFIG", help="extra Kconfig file")
     src.add_argument("--config", metavar="FILE", help=".config to start from (plain trees)")

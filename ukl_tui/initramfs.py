@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ukl_tui import paths
+from ukl_tui import fsutil, paths
 from ukl_tui.errors import UserError
 from ukl_tui.host import elf_is_static
 
@@ -241,18 +241,11 @@ def build_minimal_initramfs(
         applets = busybox_applets(busybox)
         archive = write_newc(_entries(busybox_data, applets, script, trigger, payload_data))
         cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=cache.parent)
-        try:
-            with (
-                os.fdopen(fd, "wb") as raw,
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
-            ):
-                gz.write(archive)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, cache)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        # mtime 0 and no file name in the header: the same inputs give the same bytes.
+        raw = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+            gz.write(archive)
+        fsutil.write_atomic(cache, raw.getvalue(), mode=0o644)
     if out is None:
         return cache
     out = Path(out)

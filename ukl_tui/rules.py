@@ -19,8 +19,9 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ukl_tui.boot import add_cpu_flags, edit_cmdline
 from ukl_tui.errors import UserError
 from ukl_tui.presets import other_names, rename_of, resolve_name
 
@@ -100,26 +101,23 @@ class Fix:
             parts.append(self.note)
         return "; ".join(parts)
 
-    def apply_to(self, context: Context) -> list[SetResult]:
-        """Apply what applies to ``context`` (tree values, command line, CPU flags, options).
+    def apply_to(self, target: FixTarget) -> list[SetResult]:
+        """Apply every part of the fix to ``target``: the one way a fix is applied.
 
-        Kconfig values are set on the tree (settled and verified: the results say whether
-        they stuck) or, without a tree, on the context's values.
+        A rules ``Context`` (the command line's ``check``) and the wizard's session are both
+        targets: each says how its own state takes Kconfig values, kernel parameters, QEMU
+        CPU flags and configure options; which parts apply, and in what order, is decided
+        here. The results say whether the Kconfig values stuck.
         """
         results: list[SetResult] = []
         if self.kconfig:
-            if context.tree is not None:
-                results = context.tree.set_many(self.kconfig)
-            else:
-                context.values = {**context.scan_values(), **self.kconfig}
+            results = target.set_kconfig(self.kconfig)
         if self.cmdline_add or self.cmdline_remove:
-            context.cmdline = edit_cmdline(
-                context.cmdline or "", self.cmdline_add, self.cmdline_remove
-            )
+            target.edit_cmdline(self.cmdline_add, self.cmdline_remove)
         if self.cpu_flags:
-            context.qemu_cpu = add_cpu_flags(context.qemu_cpu or "", self.cpu_flags)
-        if self.options and context.app_options is not None:
-            context.app_options = dataclasses.replace(context.app_options, **self.options)
+            target.add_cpu_flags(self.cpu_flags)
+        if self.options:
+            target.set_options(self.options)
         return results
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,6 +131,26 @@ class Fix:
             "note": self.note,
             "text": self.describe(),
         }
+
+
+class FixTarget(Protocol):
+    """Whatever a fix can be applied to (see ``Fix.apply_to``)."""
+
+    def set_kconfig(self, assignments: Mapping[str, str]) -> list[SetResult]:
+        """Set Kconfig values (settled and read back where there is a tree)."""
+        ...
+
+    def edit_cmdline(self, add: Sequence[str], remove: Sequence[str]) -> None:
+        """Drop kernel parameters (words or ``name=`` prefixes), then add others."""
+        ...
+
+    def add_cpu_flags(self, flags: Sequence[str]) -> None:
+        """Set QEMU ``-cpu`` flags (replacing an earlier setting of the same flag)."""
+        ...
+
+    def set_options(self, options: Mapping[str, Any]) -> None:
+        """Change configure's options (``apps.ConfigureOptions`` fields)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -165,35 +183,6 @@ class Conflict:
 
 def _show(value: str) -> str:
     return value if value else '""'
-
-
-def edit_cmdline(cmdline: str, add: Sequence[str], remove: Sequence[str] = ()) -> str:
-    """The kernel command line with parameters removed and added (before any ``--``)."""
-    words = cmdline.split()
-    tail: list[str] = []
-    if "--" in words:
-        cut = words.index("--")
-        words, tail = words[:cut], words[cut:]
-
-    def dropped(word: str) -> bool:
-        return any(word == r or (r.endswith("=") and word.startswith(r)) for r in remove)
-
-    kept = [w for w in words if not dropped(w)]
-    kept += [w for w in add if w not in kept]
-    return " ".join(kept + tail)
-
-
-def add_cpu_flags(cpu: str, flags: Sequence[str]) -> str:
-    """QEMU's ``-cpu`` value with ``flags`` set (a flag's earlier setting is replaced)."""
-    items = [i for i in cpu.split(",") if i]
-    names = {f.lstrip("+-").split("=", 1)[0].lower() for f in flags}
-    kept = [
-        item
-        for index, item in enumerate(items)
-        if (index == 0 and item[0] not in "+-" and "=" not in item)
-        or item.lstrip("+-").split("=", 1)[0].lower() not in names
-    ]
-    return ",".join(kept + list(flags))
 
 
 def detect_compression(path: Path) -> str:
@@ -347,6 +336,26 @@ class Context:
         return getattr(self.app_options, "ukl_trigger", None)
 
     # ----- fixes --------------------------------------------------------------------------
+
+    def set_kconfig(self, assignments: Mapping[str, str]) -> list[SetResult]:
+        """A fix's values: on the tree (settled, verified), else on the scanned values."""
+        if self.tree is not None:
+            return self.tree.set_many(assignments)
+        self.values = {**self.scan_values(), **assignments}
+        return []
+
+    def edit_cmdline(self, add: Sequence[str], remove: Sequence[str]) -> None:
+        """A fix's kernel parameters, on the command line checked here."""
+        self.cmdline = edit_cmdline(self.cmdline or "", add, remove)
+
+    def add_cpu_flags(self, flags: Sequence[str]) -> None:
+        """A fix's QEMU CPU flags, on the ``-cpu`` value checked here."""
+        self.qemu_cpu = add_cpu_flags(self.qemu_cpu or "", flags)
+
+    def set_options(self, options: Mapping[str, Any]) -> None:
+        """A fix's configure options (when the context has any)."""
+        if self.app_options is not None:
+            self.app_options = dataclasses.replace(self.app_options, **options)
 
     def kconfig_fix(self, assignments: Mapping[str, str], depth: int = 3) -> dict[str, str]:
         """``assignments`` in this tree's names plus what they need to stick (from ``why``).
@@ -830,7 +839,7 @@ def failing(conflicts: Iterable[Conflict]) -> list[Conflict]:
     return [c for c in conflicts if c.severity != "info"]
 
 
-def apply_fixes(context: Context, conflicts: Iterable[Conflict]) -> list[SetResult]:
+def apply_fixes(context: FixTarget, conflicts: Iterable[Conflict]) -> list[SetResult]:
     """Apply every applicable fix; kconfig values are set together, then settled once."""
     kconfig: dict[str, str] = {}
     results: list[SetResult] = []
@@ -854,6 +863,7 @@ __all__ = [
     "Conflict",
     "Context",
     "Fix",
+    "FixTarget",
     "Rule",
     "add_cpu_flags",
     "apply_fixes",

@@ -6,6 +6,8 @@ Neither face ever touches a subprocess: the runner owns every child, starts each
 process group with stdin on a pipe (never the app's terminal, which QEMU would take over) and
 kills the whole group on cancel, timeout or exit, so no compiler or QEMU outlives the app.
 
+What the lines mean (progress, errors, boot milestones) is read by ``lines.py``; the Runner
+keeps the per-step state (markers still missing, problems so far) and turns it into events.
 Output is delivered in batches (at most every ``batch_interval`` seconds or ``batch_lines``
 lines) because a Textual log widget is ~60x faster fed in batches than line by line
 (MEASURED.md). The raw bytes go unchanged to ``<log_dir>/<NN>-<step id>.log``; displayed lines
@@ -15,13 +17,9 @@ are cleaned of terminal control sequences (QEMU resets the terminal) but keep co
 from __future__ import annotations
 
 import asyncio
-import atexit
 import codecs
 import json
 import os
-import re
-import signal
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,10 +27,29 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ukl_tui.errors import UserError
+from ukl_tui.fsutil import write_atomic
+from ukl_tui.lines import (
+    BOOT_MILESTONES,
+    Severity,
+    boot_failure,
+    build_problem,
+    clean_line,
+    estimate_objects,
+    is_object_line,
+    needs_cleaning,
+    strip_sgr,
+)
+from ukl_tui.procs import (
+    group_members,
+    kill_group,
+    register_group,
+    sigkill_groups,
+    terminate_group,
+    unregister_group,
+)
 from ukl_tui.steps import Step
 
 StepStatus = Literal["ok", "failed", "cancelled", "timeout"]
-Severity = Literal["error", "warning", "expected", "info"]
 
 # --- events ----------------------------------------------------------------------------------
 
@@ -113,237 +130,8 @@ class RunFinished:
 
 Event = StepStarted | OutputLines | Milestone | Progress | Problem | StepFinished | RunFinished
 
-# --- line cleaning ---------------------------------------------------------------------------
-
-#: Anything a terminal would interpret: C0 controls except \t and \n, DEL, C1 controls.
-_NEEDS_CLEAN_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SGR_RE = re.compile(r"\x1b\[[0-9;:]*m")
-_ESCAPE_RE = re.compile(
-    r"""
-      \x1b\[[0-?]*[ -/]*[@-~]            # CSI: colours (kept when SGR), cursor moves, clears
-    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?  # OSC: window titles
-    | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC strings
-    | \x1b[ -/]*[0-~]                    # two-byte escapes: \x1bc (reset), \x1b(B, \x1b7
-    | \x1b                               # a lone ESC
-    | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
-    | [\x00-\x08\x0b-\x1f\x7f-\x9f]      # remaining control characters
-    """,
-    re.VERBOSE,
-)
-
-
-def _keep_sgr(match: re.Match[str]) -> str:
-    text = match.group(0)
-    return text if _SGR_RE.fullmatch(text) else ""
-
-
-def clean_line(line: str) -> str:
-    """What a terminal would show for one line, minus everything but colour escapes.
-
-    A trailing CR (CR LF endings) is dropped; text before an inner CR was overwritten on a
-    terminal (progress counters), so only the last segment is kept. Cursor moves, screen
-    clears, the terminal reset QEMU emits and other control characters are removed; SGR
-    colour sequences stay so a line widget can still colour errors.
-    """
-    if not _NEEDS_CLEAN_RE.search(line):
-        return line
-    line = line.rstrip("\r")
-    if "\r" in line:
-        line = line.rsplit("\r", 1)[1]
-    return _ESCAPE_RE.sub(_keep_sgr, line)
-
-
-def strip_sgr(line: str) -> str:
-    """The plain text of a line, for matching patterns against coloured output."""
-    return _SGR_RE.sub("", line) if "\x1b" in line else line
-
-
-# --- what lines mean -------------------------------------------------------------------------
-
-#: Kbuild's quiet-mode lines for objects: "  CC      init/main.o", "  CC [M]  x.o", "  LD  ...".
-_KBUILD_RE = re.compile(r"^  (?:CC|AS|LD|AR)(?: \[M\])? +\S")
-_ERROR_RE = re.compile(
-    r"\berror:|\bError \d+\b|undefined reference|\*\*\* .*\bStop\."
-    r"|: command not found$|^(?:/bin/)?sh: \d+: [^:]+: not found$"
-)
-_WARNING_RE = re.compile(r"\bwarning:")
-_ERROR_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"openssl/\S+\.h"), "install the openssl headers (Debian: libssl-dev)"),
-    (re.compile(r"\b(?:lib)?g?elf\.h\b"), "install the libelf headers (Debian: libelf-dev)"),
-    (re.compile(r"\b(flex|bison|bc|hostname|autoreconf|cpio)\b.*not found"), "install {0}"),
-    (
-        re.compile(r"relocation R_X86_64_(?:32S?|PC32) against|recompile with -fPIE"),
-        "a PIE toolchain: UKL code must be built without PIE (ukl issues #22/#23)",
-    ),
-    (
-        re.compile(r"undefined reference"),
-        "a symbol is missing at link time: the library or UKL.a that defines it was not built",
-    ),
-)
+#: Problems kept per step (a broken build can print millions of error lines).
 _MAX_PROBLEMS = 1000
-
-#: Boot milestones, in the order a healthy UKL boot prints them.
-BOOT_MILESTONES: tuple[str, ...] = (
-    "Linux version",
-    "Clearing SMEP",
-    "Clearing SMAP",
-    "Run /init",
-    "UKL BOOTED",
-)
-
-
-@dataclass(frozen=True)
-class BootFailure:
-    """A console line that means the boot went wrong; ``fatal`` ones stop QEMU shortly after."""
-
-    pattern: str
-    hint: str
-    fatal: bool
-
-
-BOOT_FAILURES: tuple[BootFailure, ...] = (
-    BootFailure(
-        "Unable to mount root fs",
-        "the kernel found no usable initramfs: boot with the UKL initrd; ukl's initrd is "
-        "nearly empty when perf was missing at build time (ukl issue #38)",
-        True,
-    ),
-    BootFailure(
-        "Kernel panic",
-        "the kernel stopped; the lines just above say why (no init, wrong initrd, missing "
-        "driver, or the app crashed in ring 0)",
-        True,
-    ),
-    BootFailure(
-        "BUG: unable to handle page fault",
-        "a kernel-mode fault: with UKL usually SMAP/SMEP still on (-cpu ...,-smap,-smep and "
-        "clearcpuid=smap,smep) or a bug in the app (ukl issue #30)",
-        False,
-    ),
-)
-
-# --- process groups --------------------------------------------------------------------------
-
-_live_groups: set[int] = set()
-_live_lock = threading.Lock()
-_atexit_registered = False
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, read from /proc.
-
-    Zombies are ignored: they are dead, and on a machine whose PID 1 does not reap orphans they
-    would otherwise look alive forever.
-    """
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return []
-    except PermissionError:
-        pass
-    members: list[int] = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
-            members.append(int(entry))
-    return members
-
-
-def kill_group_sync(pgid: int, grace: float = 1.0) -> None:
-    """SIGTERM a group, wait up to ``grace`` seconds, then SIGKILL what is left (blocking)."""
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not group_members(pgid):
-            return
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _kill_live_groups() -> None:
-    """The atexit safety net: no child group outlives the interpreter."""
-    with _live_lock:
-        groups = list(_live_groups)
-        _live_groups.clear()
-    for pgid in groups:
-        kill_group_sync(pgid)
-
-
-def _register_group(pgid: int) -> None:
-    global _atexit_registered
-    with _live_lock:
-        _live_groups.add(pgid)
-        if not _atexit_registered:
-            atexit.register(_kill_live_groups)
-            _atexit_registered = True
-
-
-def _unregister_group(pgid: int) -> None:
-    with _live_lock:
-        _live_groups.discard(pgid)
-
-
-# --- estimates from earlier runs ----------------------------------------------------------------
-
-
-def count_objects(log: Path) -> int:
-    """How many Kbuild object lines a log holds (the progress total of a repeat build)."""
-    count = 0
-    try:
-        with log.open("r", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("  ") and _KBUILD_RE.match(line):
-                    count += 1
-    except OSError:
-        return 0
-    return count
-
-
-def estimate_objects(step_id: str, search_dirs: Sequence[Path]) -> int | None:
-    """The object count of the newest successful earlier run of this step, if any."""
-    candidates: list[tuple[float, Path]] = []
-    for directory in search_dirs:
-        try:
-            candidates.append((directory.stat().st_mtime, directory))
-        except OSError:
-            continue
-    for _, directory in sorted(candidates, reverse=True):
-        summary = directory / "summary.json"
-        try:
-            data = json.loads(summary.read_text())
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict):
-            for entry in data.get("steps", []):
-                if (
-                    isinstance(entry, dict)
-                    and entry.get("id") == step_id
-                    and entry.get("status") == "ok"
-                    and isinstance(entry.get("objects"), int)
-                    and entry["objects"] > 0
-                ):
-                    return int(entry["objects"])
-            continue
-        for log in sorted(directory.glob(f"*-{step_id}.log")):
-            count = count_objects(log)
-            if count:
-                return count
-    return None
-
 
 # --- the runner ------------------------------------------------------------------------------
 
@@ -451,6 +239,28 @@ class Runner:
         """The step whose process is running now, if any."""
         return self._current.step if self._current is not None else None
 
+    def live_groups(self) -> list[int]:
+        """The process groups of this run's steps that still have a live member."""
+        return [st.pgid for st in self._states if st.pgid is not None and group_members(st.pgid)]
+
+    def kill_now(self) -> None:
+        """End the run at once for a process about to exit (a forced exit on a second signal).
+
+        Synchronous and without grace periods: SIGKILL every live group, flush the running
+        step's log, write the summary as it stands (the step and the run ``cancelled``).
+        """
+        sigkill_groups(self.live_groups())
+        st = self._current
+        if st is not None:
+            st.stop_reason = st.stop_reason or "cancelled"
+            st.status = "cancelled"
+            st.duration = time.monotonic() - st.started
+            if st.log is not None and not st.log.closed:
+                st.log.flush()
+        self._cancelled = True
+        self.status = "cancelled"
+        self._write_summary()
+
     def cancel(self) -> None:
         """Stop the running step (its whole process group) and run no further steps."""
         self._cancelled = True
@@ -464,22 +274,6 @@ class Runner:
         data = (text if text.endswith("\n") else text + "\n").encode()
         self._call_in_loop(lambda: self._write_stdin(st, data))
         return True
-
-    def install_signal_handlers(self) -> Callable[[], None]:
-        """For the headless CLI: SIGINT/SIGTERM/SIGHUP cancel the run (call inside the loop).
-
-        Returns a function that removes the handlers again.
-        """
-        loop = asyncio.get_running_loop()
-        sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        for sig in sigs:
-            loop.add_signal_handler(sig, self.cancel)
-
-        def remove() -> None:
-            for sig in sigs:
-                loop.remove_signal_handler(sig)
-
-        return remove
 
     # -- running ----------------------------------------------------------------------------
 
@@ -570,9 +364,6 @@ class Runner:
         try:
             await self._spawn_and_watch(st)
         except asyncio.CancelledError:
-            if st.pgid is not None:
-                kill_group_sync(st.pgid, grace=0.5)
-                _unregister_group(st.pgid)
             st.status = "cancelled"
             raise
         finally:
@@ -591,8 +382,10 @@ class Runner:
             self._problem(st, "error", 0, f"working directory {step.cwd} does not exist", "")
             st.status = "failed"
             return
-        try:
-            proc = await asyncio.create_subprocess_exec(
+        # Shielded: a cancel that lands while the process is being created must not leave it
+        # (asyncio would kill the leader only, not what it has started) before we know its group.
+        creating = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 *step.argv,
                 cwd=step.cwd,
                 env=env,
@@ -602,6 +395,15 @@ class Runner:
                 start_new_session=True,
                 limit=1 << 20,
             )
+        )
+        cancelled_while_starting = False
+        try:
+            proc = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            await asyncio.wait({creating})
+            if creating.cancelled() or creating.exception() is not None:
+                raise
+            proc, cancelled_while_starting = creating.result(), True
         except OSError as exc:
             self._problem(
                 st,
@@ -615,18 +417,20 @@ class Runner:
             return
         st.proc = proc
         st.pgid = proc.pid  # start_new_session: the child leads its own group
-        _register_group(st.pgid)
+        register_group(st.pgid)
         if self._cancelled:  # cancel() came while the process was being started
             self._request_stop(st, "cancelled")
         assert proc.stdout is not None
         reader = asyncio.ensure_future(self._pump(st, proc.stdout))
         waiter = asyncio.ensure_future(proc.wait())
         try:
+            if cancelled_while_starting:
+                raise asyncio.CancelledError
             await self._watch(st, proc, waiter)
             # Whatever the leader left behind in its group goes too, releasing the output pipe
             # (asyncio's wait() also waits for the pipe to close).
             if group_members(st.pgid):
-                await self._terminate_group(st.pgid)
+                await terminate_group(st.pgid, self.kill_grace)
             try:
                 await asyncio.wait_for(
                     asyncio.shield(asyncio.gather(reader, waiter)), timeout=self.kill_grace + 2
@@ -637,11 +441,22 @@ class Runner:
             st.returncode = proc.returncode
             if st.kill_task is not None:
                 await st.kill_task
+        except asyncio.CancelledError:
+            # The face is going (its worker cancelled, an exception): end the group now, then
+            # take what the programs wrote before they died into the log (the pipe sees EOF).
+            kill_group(st.pgid, grace=0.5)
+            pending: set[asyncio.Future[Any]] = {reader, waiter}
+            if st.kill_task is not None and not st.kill_task.done():
+                st.kill_task.cancel()  # the group is gone already
+                pending.add(st.kill_task)
+            await asyncio.wait(pending, timeout=2.0)
+            st.returncode = proc.returncode
+            raise
         finally:
             for task in (reader, waiter):
                 if not task.done():
                     task.cancel()
-            _unregister_group(st.pgid)
+            unregister_group(st.pgid)
         st.status = self._final_status(st)
 
     async def _watch(
@@ -743,20 +558,7 @@ class Runner:
             return
         assert st.pgid is not None
         st.stop_reason = reason
-        st.kill_task = asyncio.ensure_future(self._terminate_group(st.pgid))
-
-    async def _terminate_group(self, pgid: int) -> None:
-        """SIGTERM the group, give it ``kill_grace`` seconds, then SIGKILL the rest."""
-        _signal_group(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + self.kill_grace
-        while time.monotonic() < deadline:
-            if not group_members(pgid):
-                return
-            await asyncio.sleep(0.05)
-        _signal_group(pgid, signal.SIGKILL)
-        deadline = time.monotonic() + 2.0
-        while group_members(pgid) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        st.kill_task = asyncio.ensure_future(terminate_group(st.pgid, self.kill_grace))
 
     def _write_stdin(self, st: _StepState, data: bytes) -> None:
         proc = st.proc
@@ -794,7 +596,7 @@ class Runner:
             lines.append(st.partial)
             st.partial = ""
         if lines:
-            if _NEEDS_CLEAN_RE.search(text):
+            if needs_cleaning(text):
                 lines = [clean_line(line) for line in lines]
             kind = st.step.kind
             for line in lines:
@@ -817,23 +619,22 @@ class Runner:
                     st.milestones_left.remove(key)
                     self._milestone(st, key, plain)
                     break
-            for failure in BOOT_FAILURES:
-                if failure.pattern in plain:
-                    self._problem(st, "error", st.line_no, plain, failure.hint)
-                    st.failure_seen = True
-                    if failure.fatal and st.stop_reason is None and self._loop is not None:
-                        self._loop.call_later(self.panic_grace, self._request_stop, st, "fatal")
-                    break
+            failure = boot_failure(plain)
+            if failure is not None:
+                self._problem(st, "error", st.line_no, plain, failure.hint)
+                st.failure_seen = True
+                if failure.fatal and st.stop_reason is None and self._loop is not None:
+                    self._loop.call_later(self.panic_grace, self._request_stop, st, "fatal")
         else:
-            if line.startswith("  ") and _KBUILD_RE.match(line):
+            if is_object_line(line):
                 st.objects += 1
                 return
-            if "rror" in line or "warning:" in line or "undefined" in line or "found" in line:
-                plain = strip_sgr(line)
-                if _ERROR_RE.search(plain):
-                    self._build_problem(st, "error", plain)
-                elif _WARNING_RE.search(plain):
-                    self._build_problem(st, "warning", plain)
+            found = build_problem(line)
+            if found is not None:
+                severity, plain, hint = found
+                if st.step.expected_failure_note:
+                    severity, hint = "expected", st.step.expected_failure_note
+                self._problem(st, severity, st.line_no, plain, hint)
         if st.markers_left:
             plain = strip_sgr(line)
             for marker in st.markers_left:
@@ -848,18 +649,6 @@ class Runner:
                     ):
                         self._loop.call_soon(self._request_stop, st, "success")
                     break
-
-    def _build_problem(self, st: _StepState, severity: Severity, text: str) -> None:
-        hint = ""
-        if severity == "error":
-            for pattern, template in _ERROR_HINTS:
-                m = pattern.search(text)
-                if m:
-                    hint = template.format(*m.groups())
-                    break
-        if st.step.expected_failure_note:
-            severity, hint = "expected", st.step.expected_failure_note
-        self._problem(st, severity, st.line_no, text, hint)
 
     def _milestone(self, st: _StepState, key: str, line: str) -> None:
         elapsed = time.monotonic() - st.started
@@ -960,9 +749,7 @@ class Runner:
         }
 
     def _write_summary(self) -> None:
-        tmp = self.summary_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.summary(), indent=2) + "\n")
-        os.replace(tmp, self.summary_path)
+        write_atomic(self.summary_path, json.dumps(self.summary(), indent=2) + "\n", fsync=False)
 
 
 def _now_iso() -> str:

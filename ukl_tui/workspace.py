@@ -24,7 +24,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -36,6 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig.env import makefile_version
+from ukl_tui.procs import kill_group
 
 if TYPE_CHECKING:
     from git import Repo
@@ -205,6 +205,32 @@ def read_gitmodules(root: Path) -> list[tuple[str, str, str]]:
     finally:
         parser.release()
     return out
+
+
+def looks_like_workspace(path: Path) -> bool:
+    """A kernel tree or a ukl checkout, judged by its files alone (no git, so it is cheap)."""
+    return _configure_problem(path) is None or _kernel_tree_problem(path) is None
+
+
+def locate_tree(argument: str | None, cwd: Path | None = None) -> tuple[Path | None, str]:
+    """Which tree to open, the one lookup order of the wizard and every command: the
+    argument (``--tree``), the current directory when it is a kernel tree or a ukl checkout,
+    then ``$UKL_DIR``.
+
+    The current directory comes before ``$UKL_DIR`` because it is the more specific of the
+    two: a variable set once in a shell profile must not win over the tree the user is
+    standing in. Returns the path and where it came from (for the welcome screen), or
+    ``(None, "")`` when none of the three names a tree.
+    """
+    if argument:
+        return Path(argument).expanduser(), "argument"
+    here = cwd or Path.cwd()
+    if looks_like_workspace(here):
+        return here, "current directory"
+    env = os.environ.get("UKL_DIR")
+    if env:
+        return Path(env).expanduser(), "$UKL_DIR"
+    return None, ""
 
 
 def inspect_workspace(path: str | os.PathLike[str]) -> Workspace:
@@ -503,17 +529,9 @@ def _clone_env() -> dict[str, str]:
 
 
 def _kill_group(proc: subprocess.Popen[str], grace: float = 3.0) -> None:
-    """SIGTERM the clone's process group (git, its helpers, ssh), then SIGKILL if needed."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    """End the clone's process group (git, its helpers, ssh) and reap git."""
+    if proc.poll() is None:
+        kill_group(proc.pid, grace, leader=proc)
 
 
 def _clone_failure(url: str, dest: Path, lines: list[str], kept: bool) -> UserError:

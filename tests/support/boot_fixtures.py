@@ -7,6 +7,7 @@ the tests do not verify the runner's process cleanup with the runner's own code.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,8 @@ def alive(pid: int) -> bool:
     return state is not None and state != "Z"
 
 
-def live_group(pgid: int) -> list[int]:
-    """Every non-zombie process whose process group is ``pgid``."""
-    found = []
+def _all_stats() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, the fields of /proc/PID/stat after the command name) for every process."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -37,10 +37,17 @@ def live_group(pgid: int) -> list[int]:
             data = Path(f"/proc/{entry}/stat").read_bytes()
         except OSError:
             continue
-        fields = data[data.rfind(b")") + 2 :].split()
-        if fields[0] != b"Z" and int(fields[2]) == pgid:
-            found.append(int(entry))
-    return found
+        yield int(entry), data[data.rfind(b")") + 2 :].split()
+
+
+def live_group(pgid: int) -> list[int]:
+    """Every non-zombie process whose process group is ``pgid``."""
+    return [pid for pid, fields in _all_stats() if fields[0] != b"Z" and int(fields[2]) == pgid]
+
+
+def children_of(ppid: int) -> list[int]:
+    """Every process (zombies included: nobody reaped them) whose parent is ``ppid``."""
+    return [pid for pid, fields in _all_stats() if int(fields[1]) == ppid]
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import json
 import os
 import pickle
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import kconfiglib
 
+from ukl_tui import fsutil
 from ukl_tui.kconfig.env import toolchain_fingerprint
 from ukl_tui.paths import cache_dir
 
@@ -111,7 +111,7 @@ def load(key: str, env: Mapping[str, str]) -> Any | None:
             gc.enable()
 
 
-def _serialise(kconf: Any, header: dict[str, Any]) -> bytes:
+def _serialise(kconf: Any) -> bytes:
     saved = kconf._readline, kconf._functions
     kconf._readline, kconf._functions = None, {}
     limit = sys.getrecursionlimit()
@@ -119,26 +119,12 @@ def _serialise(kconf: Any, header: dict[str, Any]) -> bytes:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return json.dumps(header).encode() + b"\n" + pickle.dumps(kconf, protocol=5)
+        return pickle.dumps(kconf, protocol=5)
     finally:
         if was_enabled:
             gc.enable()
         sys.setrecursionlimit(limit)
         kconf._readline, kconf._functions = saved
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
 
 
 def store(
@@ -149,64 +135,55 @@ def store(
     srctree: Path,
     background: bool = True,
 ) -> None:
-    """Save a freshly parsed tree; in a forked child when that is safe, so no one waits.
+    """Save a freshly parsed tree; the file is written by a thread, so no one waits for it.
 
-    Pickling takes a fifth of the parse. A CLI process is single-threaded and can fork: the
-    child writes the cache while the parent gets on with the command. With other threads
-    running (the TUI), forking is unsafe, so the caller's (worker) thread writes it.
+    Pickling (about a fifth of the parse) happens here, before the caller can change a value:
+    the cache holds the tree as parsed. Stating every Kconfig file for the fingerprint and
+    writing the file go to a writer thread. It is not a daemon: the interpreter joins it at
+    exit, so a CLI command that ends at once still leaves a whole cache entry (or none) and
+    no process behind; there is no fork (forking a process that runs threads and an event loop
+    is fragile, and the child had to be reaped). A cache that cannot be written is a miss next
+    time, nothing worse.
     """
     looked = sorted(set(looked_up))
     env = dict(env)
+    try:
+        payload = _serialise(kconf)
+    except (pickle.PicklingError, RecursionError):
+        return
+    files = absolute_files(srctree, kconf)
 
     def write() -> None:
-        # The fingerprint stats every Kconfig file: done here, i.e. in the child when forked.
-        files = absolute_files(srctree, kconf)
         header = {
             "format": FORMAT_VERSION,
             "files": files,
             "looked_up": looked,
             "fingerprint": fingerprint(files, env, looked),
         }
-        _write_atomic(cache_path(key), _serialise(kconf, header))
-
-    if background and threading.active_count() == 1 and hasattr(os, "fork"):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # child: write and vanish without running the parent's cleanups
-            try:
-                os.setsid()
-                write()
-            finally:
-                os._exit(0)
-        _reap_later(pid)
-        return
-    try:
-        write()
-    except (OSError, pickle.PicklingError, RecursionError):
-        pass
-
-
-_children: list[int] = []
-
-
-def _reap_later(pid: int) -> None:
-    """Remember a cache-writing child so it is reaped (no zombies) and can be waited for."""
-    _children.append(pid)
-    for child in list(_children):
+        path = cache_path(key)
         try:
-            done, _ = os.waitpid(child, os.WNOHANG)
-        except ChildProcessError:
-            done = child
-        if done:
-            _children.remove(child)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = json.dumps(header).encode() + b"\n" + payload
+            fsutil.write_atomic(path, data, mode=0o644, fsync=False)
+        except OSError:
+            pass
+
+    if not background:
+        write()
+        return
+    writer = threading.Thread(target=write, name="kconfig-cache-writer")
+    with _writers_lock:
+        _writers.append(writer)
+    writer.start()
+
+
+_writers: list[threading.Thread] = []
+_writers_lock = threading.Lock()
 
 
 def wait_for_writers() -> None:
-    """Block until background cache writers have finished (tests and benchmarks use this)."""
-    while _children:
-        child = _children.pop()
-        try:
-            os.waitpid(child, 0)
-        except ChildProcessError:
-            pass
+    """Block until the cache writers have finished (tests and benchmarks use this)."""
+    with _writers_lock:
+        writers, _writers[:] = list(_writers), []
+    for writer in writers:
+        writer.join()

@@ -11,7 +11,6 @@ atomically. What it writes matches the kernel's own ``make olddefconfig``.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import gc
 import heapq
 import os
@@ -26,6 +25,7 @@ from typing import Literal
 import kconfiglib
 from kconfiglib import BOOL, HEX, INT, STRING, TRISTATE, Symbol
 
+from ukl_tui import fsutil
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig import cache
 from ukl_tui.kconfig.compat import CompatKconfig
@@ -128,9 +128,7 @@ def _top_kconfig(srctree: Path, overlays: tuple[Path, ...]) -> str:
     wrapper = cache_dir() / "overlays" / digest / "Kconfig"
     if not wrapper.is_file() or wrapper.read_text() != text:
         wrapper.parent.mkdir(parents=True, exist_ok=True)
-        tmp = wrapper.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, wrapper)
+        fsutil.write_atomic(wrapper, text, fsync=False)
     return str(wrapper)
 
 
@@ -669,49 +667,16 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-def _mode_for(target: Path) -> int:
-    try:
-        return target.stat().st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
 def write_atomic(target: Path, text: str, keep_old: bool) -> None:
-    """Write ``text`` to ``target`` atomically; with ``keep_old``, the previous file becomes
-    ``<name>.old`` (as the kernel's tools do). On any error nothing is changed and no
-    temporary file is left behind.
+    """Write a user's ``.config`` (:func:`ukl_tui.fsutil.write_atomic`) with ``.old`` as the
+    kernel's tools keep it; any failure is a one-line UserError and nothing is changed.
     """
     directory = target.parent
     if not directory.is_dir():
         raise UserError(f"cannot write {target}: directory {directory} does not exist")
     if target.exists() and not target.is_file():
         raise UserError(f"cannot write {target}: it exists and is not a regular file")
-    temps: list[str] = []
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-        temps.append(tmp)
-        with os.fdopen(fd, "w") as handle:
-            # mkstemp creates 0600; keep the old file's mode, or the umask's default
-            os.fchmod(handle.fileno(), _mode_for(target))
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if keep_old and target.exists():
-            old = target.with_name(target.name + ".old")
-            fd_old, tmp_old = tempfile.mkstemp(dir=directory, prefix=f".{old.name}.")
-            temps.append(tmp_old)
-            with os.fdopen(fd_old, "wb") as handle:
-                os.fchmod(handle.fileno(), _mode_for(target))
-                handle.write(target.read_bytes())
-            os.replace(tmp_old, old)
-            temps.remove(tmp_old)
-        os.replace(tmp, target)
-        temps.remove(tmp)
+        fsutil.write_atomic(target, text, keep_old=keep_old)
     except OSError as exc:
         raise UserError(f"cannot write {target}: {exc.strerror or exc}") from None
-    finally:
-        for leftover in temps:
-            with contextlib.suppress(OSError):
-                os.unlink(leftover)

@@ -99,6 +99,13 @@ class Explanation:
             out.update(dict(term.fix))
         return out
 
+    def fix_assignments(self) -> dict[str, str]:
+        """What the one-key fix sets: the blocking terms' fixes, then the value wanted."""
+        fixes = self.fixes()
+        if fixes and self.want is not None and self.name not in fixes:
+            fixes[self.name] = self.want
+        return fixes
+
     def lines(self) -> list[str]:
         """Plain text lines for the command line."""
         out = [f"{self.name} = {show_value(self.value)}  ({self.type})"]

@@ -54,12 +54,13 @@ from ukl_tui.plan.common import (
     default_plan_path,
     write_text_atomic,
 )
-from ukl_tui.plan.model import Built, Plan
+from ukl_tui.plan.model import Built, Plan, base_cmdline
 from ukl_tui.plan.script import comment_line, script_text, step_lines
-from ukl_tui.plan.tomlfile import dumps_toml
+from ukl_tui.plan.tomlfile import BOOT_TABLE, dumps_toml
 
 __all__ = [
     "ARCH",
+    "BOOT_TABLE",
     "BUILD_ENV",
     "Built",
     "FORMAT_VERSION",
@@ -70,6 +71,7 @@ __all__ = [
     "Plan",
     "UKL_INITRD",
     "apply_argv",
+    "base_cmdline",
     "check_make_path",
     "check_writable",
     "comment_line",

@@ -15,6 +15,7 @@ from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ukl_tui import fsutil
 from ukl_tui.apps import DEFAULT_ARCHIVE, DEFAULT_PROGRAM, App, default_program
 from ukl_tui.errors import UserError
 
@@ -132,14 +133,9 @@ def check_writable(what: str, path: Path) -> None:
 
 def write_text_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     """Write a file whole or not at all (a half-written plan must never be loaded)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        fsutil.write_atomic(path, text, mode=mode)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

@@ -21,7 +21,15 @@ from ukl_tui.apps import (
     find_app,
     kconfig_effects,
 )
-from ukl_tui.boot import DEFAULT_CMDLINE, DEFAULT_CPU_FLAGS, BootSpec, NetworkSpec, default_forwards
+from ukl_tui.boot import (
+    DEFAULT_CMDLINE,
+    DEFAULT_CPU_FLAGS,
+    BootSpec,
+    NetworkSpec,
+    add_cpu_flags,
+    default_forwards,
+    edit_cmdline,
+)
 from ukl_tui.errors import UserError
 from ukl_tui.host import KvmStatus
 from ukl_tui.plan.check import PlanChecks
@@ -42,8 +50,16 @@ from ukl_tui.steps import Step
 
 if TYPE_CHECKING:
     from ukl_tui.kconfig import Tree
+    from ukl_tui.presets import Boot as PresetBoot
     from ukl_tui.presets import Preset
     from ukl_tui.workspace import Workspace
+
+
+def base_cmdline(preset_boot: PresetBoot | None) -> tuple[str, ...]:
+    """The kernel parameters a plan starts from: its presets', or the default ones."""
+    if preset_boot is not None and preset_boot.cmdline:
+        return tuple(preset_boot.cmdline)
+    return DEFAULT_CMDLINE
 
 
 @dataclass
@@ -79,9 +95,12 @@ class Plan(PlanFile, PlanChecks):
     (``app`` decides). ``auto_forwards`` adds the known servers' port forwards for guest ports
     the user did not forward. ``initrd`` is ``auto``, ``ukl``, ``minimal`` or a file.
     ``build_dir`` None means :func:`default_build_dir`; ``jobs`` None the CPU count;
-    ``ccache`` None "when installed". ``distcc`` is a distcc host list
-    (:mod:`ukl_tui.distcc`; None: no distcc), kept as the user wrote it on one line; with it
-    and ``jobs`` None, ``-j`` is the slots of the hosts that answer the probe.
+    ``ccache`` None "when installed". The kernel command line is the presets' (or the
+    default one) without the parameters in ``remove`` (words, or ``name=`` prefixes), then
+    ``append``; QEMU's CPU flags are the presets' (or the default ones) with ``cpu_flags``
+    set on top: :meth:`boot_spec`. ``distcc`` is a distcc host list (:mod:`ukl_tui.distcc`;
+    None: no distcc), kept on one line; with it and ``jobs`` None, ``-j`` is the slots of the
+    hosts that answer the probe.
     """
 
     tree: Path
@@ -98,6 +117,8 @@ class Plan(PlanFile, PlanChecks):
     memory_mib: int = 1024
     cpus: int = 1
     append: tuple[str, ...] = ()
+    remove: tuple[str, ...] = ()
+    cpu_flags: tuple[str, ...] = ()
     init_args: tuple[str, ...] = ()
     initrd: str = "auto"
     accel: str = "auto"
@@ -121,6 +142,8 @@ class Plan(PlanFile, PlanChecks):
             str(absolute(p)) if p.endswith(".toml") or "/" in p else p for p in self.presets
         )
         self.append = tuple(self.append)
+        self.remove = tuple(self.remove)
+        self.cpu_flags = tuple(self.cpu_flags)
         self.init_args = tuple(self.init_args)
         self.edits = {k.removeprefix("CONFIG_"): v for k, v in self.edits.items()}
         if self.distcc is not None:
@@ -196,6 +219,36 @@ class Plan(PlanFile, PlanChecks):
         if not extra:
             return net
         return replace(net, forwards=(*net.forwards, *extra))
+
+    def boot_spec(
+        self,
+        preset_boot: PresetBoot | None = None,
+        *,
+        kernel: str = "bzImage",
+        initrd: str | None = None,
+        network: NetworkSpec | None = None,
+    ) -> BootSpec:
+        """The boot this plan's choices make, given what its presets ask (``preset_boot``):
+        the one place the kernel command line and QEMU's CPU flags are put together, for
+        :meth:`build`, the wizard's session and its Network and boot step alike.
+        """
+        asks = preset_boot
+        base = base_cmdline(asks)
+        flags = asks.qemu_cpu_flags if asks is not None and asks.qemu_cpu_flags else None
+        cpu = add_cpu_flags(",".join(flags or DEFAULT_CPU_FLAGS), self.cpu_flags)
+        return BootSpec(
+            kernel=kernel,
+            initrd=initrd,
+            memory_mib=self.memory_mib,
+            cpus=self.cpus,
+            cmdline_base=tuple(edit_cmdline(" ".join(base), (), self.remove).split()),
+            extra_params=self.append,
+            init_args=self.init_args,
+            qemu_cpu_flags=tuple(f for f in cpu.split(",") if f),
+            network=self.network if network is None else network,
+            accel=self.accel,  # type: ignore[arg-type]
+            gdb=bool(asks is not None and asks.gdb),
+        )
 
     def _load_tree(self, ws: Workspace, tree: Tree | None) -> Tree | None:
         """The kernel's Kconfig model, to check symbols; None when linux/ is not there yet."""
@@ -327,23 +380,11 @@ class Plan(PlanFile, PlanChecks):
         initrd, more = initrd_steps(self.initrd, ws, app, old_app, build_dir, trigger, warnings)
         steps += more
 
-        boot = BootSpec(
+        boot = self.boot_spec(
+            combined.boot if combined else None,
             kernel=str(kernel),
             initrd=None if initrd is None else str(initrd),
-            memory_mib=self.memory_mib,
-            cpus=self.cpus,
-            cmdline_base=(combined.boot.cmdline if combined and combined.boot.cmdline else None)
-            or DEFAULT_CMDLINE,
-            extra_params=self.append,
-            init_args=self.init_args,
-            qemu_cpu_flags=(
-                combined.boot.qemu_cpu_flags
-                if combined and combined.boot.qemu_cpu_flags
-                else DEFAULT_CPU_FLAGS
-            ),
             network=self.effective_network(app),
-            accel=self.accel,  # type: ignore[arg-type]
-            gdb=bool(combined and combined.boot.gdb),
         )
         boot.validate(check_ports=check_ports)
         if shutil.which(boot.qemu) is None:

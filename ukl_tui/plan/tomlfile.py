@@ -12,11 +12,12 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
 from ukl_tui.apps import OPTIONS, ConfigureOptions
-from ukl_tui.boot import ACCELS, NetworkSpec, check_param, check_word
+from ukl_tui.boot import ACCELS, NetworkSpec, check_cpu_flag, check_param, check_word
 from ukl_tui.errors import UserError
 from ukl_tui.plan.common import (
     FORMAT_VERSION,
@@ -146,6 +147,8 @@ _CONFIGURE_FIELDS = tuple(spec.field for spec in OPTIONS if spec.field != "progr
     "ukl_archive",
 )
 _NETWORK_FIELDS = tuple(f.name for f in fields(NetworkSpec))
+#: The plan's fields kept in its file's [boot] table (the Network and boot step edits them).
+BOOT_TABLE = ("memory_mib", "cpus", "append", "remove", "cpu_flags", "init_args", "initrd", "accel")
 
 
 class PlanFile:
@@ -188,6 +191,8 @@ class PlanFile:
             "memory_mib": self.memory_mib,
             "cpus": self.cpus,
             "append": list(self.append),
+            "remove": list(self.remove),
+            "cpu_flags": list(self.cpu_flags),
             "init_args": list(self.init_args),
             "initrd": self.initrd,
             "accel": self.accel,
@@ -306,24 +311,25 @@ class PlanFile:
 
         network, auto_forwards = _read_network(top.sub("network"))
         boot_r = top.sub("boot")
-        boot_r.check_keys(("memory_mib", "cpus", "append", "init_args", "initrd", "accel"))
+        boot_r.check_keys(BOOT_TABLE)
         memory = boot_r.number("memory_mib", 1024)
         cpus = boot_r.number("cpus", 1)
         for name, value, low, high in (("memory_mib", memory, 64, 1 << 20), ("cpus", cpus, 1, 256)):
             if not low <= value <= high:  # type: ignore[operator]
                 raise boot_r.error(name, f"expected {low} to {high}, not {value}")
-        append = boot_r.words("append")
-        init_args = boot_r.words("init_args")
-        for word in append:
-            try:
-                check_param(word)
-            except UserError as exc:
-                raise boot_r.error("append", exc.message) from None
-        for word in init_args:
-            try:
-                check_word("init argument", word)
-            except UserError as exc:
-                raise boot_r.error("init_args", exc.message) from None
+        words: dict[str, tuple[str, ...]] = {}
+        for key, check in (
+            ("append", check_param),
+            ("remove", check_param),
+            ("cpu_flags", check_cpu_flag),
+            ("init_args", partial(check_word, "init argument")),
+        ):
+            words[key] = boot_r.words(key)
+            for word in words[key]:
+                try:
+                    check(word)
+                except UserError as exc:
+                    raise boot_r.error(key, exc.message) from None
         initrd = boot_r.text("initrd", "auto") or "auto"
         if initrd not in INITRD_CHOICES:
             initrd = str(absolute(initrd, base_dir))
@@ -348,8 +354,10 @@ class PlanFile:
             auto_forwards=auto_forwards,
             memory_mib=memory,  # type: ignore[arg-type]
             cpus=cpus,  # type: ignore[arg-type]
-            append=append,
-            init_args=init_args,
+            append=words["append"],
+            remove=words["remove"],
+            cpu_flags=words["cpu_flags"],
+            init_args=words["init_args"],
             initrd=initrd,
             accel=accel,
             build_dir=path(top.text("build_dir")),

@@ -24,10 +24,10 @@ from textual.widgets import Checkbox, Footer, Input, Label, OptionList, Select, 
 from textual.widgets.option_list import Option
 
 from ukl_tui.errors import UserError
+from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from ukl_tui.app import UklApp
     from ukl_tui.apps import App, ConfigureOptions
 
 #: Option ids of the two entries that are not programs of the checkout.
@@ -57,27 +57,25 @@ class ApplicationScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+o", "focus_options", "Options")]
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)
+        self.session = session
         self.apps: list[App] = []
         self.problem: str | None = None
-
-    @property
-    def wizard(self) -> UklApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
+        #: The configure options the form last stored in the plan (a fix may change them).
+        self._stored: ConfigureOptions | None = None
 
     @property
     def is_ukl(self) -> bool:
         """True for a ukl checkout (configure options apply)."""
-        ws = self.wizard.session.workspace
+        ws = self.session.workspace
         return ws is not None and ws.is_ukl
 
     def compose(self) -> ComposeResult:
         """Catalogue on the left; details, archive path and options on the right."""
         from ukl_tui.apps import OPTIONS
 
-        yield StepBar(self.wizard.steps(), "application")
+        yield StepBar(STEPS, "application")
         with Horizontal(id="app-main"):
             with Vertical(id="app-left"):
                 yield Static("Applications", classes="panel-title")
@@ -119,7 +117,7 @@ class ApplicationScreen(Screen[None]):
         """Read the catalogue from the checkout; show the session's current choice."""
         from ukl_tui.apps import list_apps
 
-        ws = self.wizard.session.workspace
+        ws = self.session.workspace
         self.apps = list_apps(ws) if ws is not None else []
         options: list[Option] = []
         for app in self.apps:
@@ -165,17 +163,22 @@ class ApplicationScreen(Screen[None]):
         self.query_one("#app-options").display = self.is_ukl
         listing.focus()
 
+    def on_screen_resume(self) -> None:
+        """Back on this step: show configure options a fix changed meanwhile."""
+        if self._stored is not None and self._stored != self.session.choices.configure:
+            self._load_session()
+
     def _load_session(self) -> None:
-        session = self.wizard.session
-        if session.ukl_a is not None:
+        plan = self.session.choices
+        if plan.ukl_a is not None:
             self.selected_id = CUSTOM
-            self.query_one("#app-archive", Input).value = str(session.ukl_a)
-        elif session.app is not None:
-            self.selected_id = session.app
+            self.query_one("#app-archive", Input).value = str(plan.ukl_a)
+        elif plan.app is not None:
+            self.selected_id = plan.app
         else:
             default = next((a.name for a in self.apps if a.is_default), None)
             self.selected_id = default or KERNEL_ONLY
-        opts = session.configure
+        opts = plan.configure
         for field_name, widget in self._option_widgets():
             value = getattr(opts, field_name)
             if isinstance(widget, Checkbox):
@@ -234,7 +237,8 @@ class ApplicationScreen(Screen[None]):
         """Store the choice in the session and show what the core says about it."""
         from ukl_tui.apps import check_options, configure_argv, custom_app, kconfig_lines
 
-        session = self.wizard.session
+        session = self.session
+        plan = session.choices
         info = self.query_one("#app-info", Static)
         result = self.query_one("#app-result", Static)
         self.query_one("#app-archive-box").display = self.selected_id == CUSTOM
@@ -243,7 +247,7 @@ class ApplicationScreen(Screen[None]):
         app: App | None = None
         if self.selected_id == CUSTOM:
             text = self.query_one("#app-archive", Input).value.strip()
-            session.app = None
+            plan.app = None
             if not text:
                 self.problem = "name the UKL.a archive"
                 info.update(Content("A prebuilt UKL.a replaces the checkout's program."))
@@ -252,14 +256,14 @@ class ApplicationScreen(Screen[None]):
                     app = custom_app(Path(text), session.workspace)
                 except UserError as exc:
                     self.problem = exc.message
-                    session.ukl_a = None
+                    plan.ukl_a = None
                 else:
-                    session.ukl_a = app.archive
+                    plan.ukl_a = app.archive
             if app is not None:
                 info.update(Content("\n").join(app_lines(app)))
         elif self.selected_id == KERNEL_ONLY:
-            session.app = None
-            session.ukl_a = None
+            plan.app = None
+            plan.ukl_a = None
             info.update(
                 Content(
                     "No application: the plan builds this tree's kernel (bzImage) and boots it "
@@ -268,8 +272,8 @@ class ApplicationScreen(Screen[None]):
             )
         else:
             app = next((a for a in self.apps if a.name == self.selected_id), None)
-            session.app = self.selected_id
-            session.ukl_a = None
+            plan.app = self.selected_id
+            plan.ukl_a = None
             if app is not None:
                 info.update(Content("\n").join(app_lines(app)))
         if self.is_ukl:
@@ -279,7 +283,8 @@ class ApplicationScreen(Screen[None]):
             except UserError as exc:
                 self.problem = self.problem or exc.message
             else:
-                session.configure = replace(opts)
+                plan.configure = replace(opts)
+                self._stored = plan.configure
                 warnings: list[str] = []
                 try:
                     if session.workspace is not None:

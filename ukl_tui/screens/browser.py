@@ -1,17 +1,16 @@
 """The Config browser: the kernel's menu tree, live values, search, why, fixes, undo, save.
 
-Every change goes through the model (``Tree.set_many`` validates, settles and reads back),
-and every change is one undo step (``Tree.snapshot``/``restore``). After a change the
+Every change goes through the session (``Session.set_values``: the model validates, settles
+and reads back; the value becomes a hand edit), and every change is one undo step of the
+session's history. A conflict's fix is the session's one ``apply_fix``. After a change the
 screen refreshes what depends on values: the built part of the tree, the change marks
-(``Tree.diff`` against the saved ``.config``), the symbol panel and the conflicts panel.
+(``Session.changes``: against the saved ``.config``), the symbol panel and the conflicts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from kconfiglib import HEX, INT, STRING, Choice, Symbol
 from textual import on
@@ -22,39 +21,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static, Tree
 
 from ukl_tui.errors import UserError
-from ukl_tui.kconfig import Explanation, SetResult
+from ukl_tui.kconfig import SetResult
+from ukl_tui.kconfig import menu as mm
+from ukl_tui.paths import display_path
 from ukl_tui.screens.dialogs import AskValue
+from ukl_tui.screens.messages import SaveConfig
 from ukl_tui.screens.search import SearchScreen
-from ukl_tui.widgets import menu_model as mm
-from ukl_tui.widgets.conflicts import ConflictList
+from ukl_tui.session import STEPS, Session
+from ukl_tui.widgets.conflicts import ConflictList, fix_message
 from ukl_tui.widgets.menu_tree import Entry, MenuTree
 from ukl_tui.widgets.steps import StepBar
-from ukl_tui.widgets.symbol_info import SymbolInfo, fix_assignments
-
-if TYPE_CHECKING:
-    from ukl_tui.app import UklApp
-
-
-@dataclass(frozen=True)
-class State:
-    """What one undo step restores: the model's values and the session's hand edits."""
-
-    label: str
-    values: Mapping[str, object]
-    edits: Mapping[str, str]
-
-
-@dataclass
-class History:
-    """Undo and redo stacks, one entry per user action."""
-
-    undo: list[State] = field(default_factory=list)
-    redo: list[State] = field(default_factory=list)
-
-    def record(self, before: State) -> None:
-        """A new action: its 'before' goes on the undo stack; the redo stack is dropped."""
-        self.undo.append(before)
-        self.redo.clear()
+from ukl_tui.widgets.symbol_info import SymbolInfo
 
 
 def result_text(result: SetResult) -> str:
@@ -62,13 +39,6 @@ def result_text(result: SetResult) -> str:
     empty = '""'
     was = "already" if result.status == "already" else f"was {result.before or empty}"
     return f"{result.name}={result.requested or empty} ({was})"
-
-
-def short_config_path(path: Path | None) -> str:
-    """The .config as the status line shows it (see ``app.display_path``)."""
-    from ukl_tui.app import display_path
-
-    return display_path(path)
 
 
 class BrowserScreen(Screen[None]):
@@ -91,27 +61,22 @@ class BrowserScreen(Screen[None]):
         Binding("i", "toggle_info", "Info", show=False),
     ]
 
-    def __init__(self, **kw: object) -> None:
+    def __init__(self, session: Session, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
-        self.history = History()
+        self.session = session
         self.changed: frozenset[str] = frozenset()
         self.conflicts: list[Any] = []
         self.last_message = ""
         self._marks_pending = False
 
     @property
-    def wizard(self) -> UklApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
-
-    @property
     def model(self):  # noqa: ANN201
         """The loaded Kconfig model."""
-        return self.wizard.session.tree
+        return self.session.tree
 
     def compose(self) -> ComposeResult:
         """Step bar, tree | (symbol panel / conflicts), message line, status line, footer."""
-        yield StepBar(self.wizard.steps(), "browser")
+        yield StepBar(STEPS, "browser")
         with Horizontal(id="browser-main"):
             yield MenuTree(self.model.kconf.top_node, id="menu")
             with Vertical(id="browser-side"):
@@ -156,13 +121,17 @@ class BrowserScreen(Screen[None]):
                 self._marks_pending = True
                 self.call_after_refresh(self._update_marks)
         self.update_info()
-        self.conflicts = self.wizard.session.conflicts()
+        self.conflicts = self.session.conflicts()
         self.query_one(ConflictList).show(self.conflicts)
         self.update_status()
 
+    def refresh_values(self) -> None:
+        """Another step changed values, or the .config was saved (the app calls this)."""
+        self.after_change()
+
     def _update_marks(self) -> None:
         self._marks_pending = False
-        self.changed = frozenset(c.name for c in self.wizard.session_changes())
+        self.changed = frozenset(c.name for c in self.session.changes())
         menu = self.menu
         if menu.changed != self.changed:
             menu.changed = self.changed
@@ -174,12 +143,12 @@ class BrowserScreen(Screen[None]):
         tree = self.model
         count = len(self.changed)
         parts = [
-            short_config_path(tree.config_path),
+            display_path(tree.config_path),
             f"{count} unsaved" if count else "saved",
             f"{len(self.conflicts)} conflict{'s' if len(self.conflicts) != 1 else ''} (c)"
             if self.conflicts
             else "no conflicts",
-            f"undo {len(self.history.undo)}",
+            f"undo {len(self.session.history.undo)}",
         ]
         if self.menu.show_all:
             parts.append("showing hidden entries")
@@ -195,7 +164,7 @@ class BrowserScreen(Screen[None]):
         item = node.item
         if isinstance(item, Symbol) and self.model.has(item.name):
             exp = self.model.why(item.name)
-            info.show_explanation(exp, self.model.srctree, self.one_key_fix(exp))
+            info.show_explanation(exp, self.model.srctree, self.session.one_key_fix(exp))
         else:
             info.show_node(node, self.model.srctree)
 
@@ -207,18 +176,12 @@ class BrowserScreen(Screen[None]):
 
     def change(self, assignments: Mapping[str, str], label: str) -> list[SetResult] | None:
         """Apply assignments as one undoable action and report what happened."""
-        tree = self.model
-        session = self.wizard.session
-        before = self.state(label)
         try:
-            results = tree.set_many(assignments)
+            results = self.session.set_values(assignments, label)
         except UserError as exc:
             self.say(exc.message, error=True)
             self.app.bell()
             return None
-        session.edits.update({r.name: r.requested for r in results if r.took})
-        if tree.snapshot() != before.values or session.edits != before.edits:
-            self.history.record(before)
         failed = [r for r in results if not r.took]
         if failed:
             self.say(
@@ -236,30 +199,10 @@ class BrowserScreen(Screen[None]):
             return node.item
         return None
 
-    def one_key_fix(self, exp: Explanation) -> dict[str, str]:
-        """The explanation's fix, offered only when trying it gives the wanted value.
-
-        The fix is the model's (``Explanation.fixes``); it is applied and rolled back
-        (``snapshot``/``restore``) so the panel never offers a key that would not work.
-        """
-        fixes = fix_assignments(exp)
-        if not fixes or exp.want is None:
-            return {}
-        tree = self.model
-        snap = tree.snapshot()
-        try:
-            results = tree.set_many(fixes)
-            works = all(r.took for r in results)
-        except UserError:
-            works = False
-        finally:
-            tree.restore(snap)
-        return fixes if works else {}
-
     def _explain_refusal(self, sym: Symbol, want: str) -> None:
         """Say why ``sym`` cannot take ``want`` and what the fix would be."""
         exp = self.model.why(sym.name, want)
-        fixes = self.one_key_fix(exp)
+        fixes = self.session.one_key_fix(exp)
         hint = (
             f"  Press f to set {' '.join(f'{k}={v}' for k, v in fixes.items())}." if fixes else ""
         )
@@ -357,7 +300,7 @@ class BrowserScreen(Screen[None]):
             self.say("Put the cursor on a symbol to fix it.")
             return
         exp = self.model.why(sym.name)
-        fixes = self.one_key_fix(exp)
+        fixes = self.session.one_key_fix(exp)
         if not fixes:
             reason = "no single assignment lifts what blocks it" if exp.blockers else ""
             self.say(f"No one-key fix for {sym.name}: {reason or exp.summary}")
@@ -368,39 +311,17 @@ class BrowserScreen(Screen[None]):
 
     def action_undo(self) -> None:
         """Ctrl+Z: back to the values before the last action."""
-        if not self.history.undo:
-            self.say("Nothing to undo.")
-            return
-        before = self.history.undo.pop()
-        self.history.redo.append(self.state(before.label))
-        self.restore(before)
-        self.say(f"Undone: {before.label}")
-        self.after_change()
+        label = self.session.undo()
+        self.say(f"Undone: {label}" if label is not None else "Nothing to undo.")
+        if label is not None:
+            self.after_change()
 
     def action_redo(self) -> None:
         """Ctrl+Y: redo what was undone."""
-        if not self.history.redo:
-            self.say("Nothing to redo.")
-            return
-        after = self.history.redo.pop()
-        self.history.undo.append(self.state(after.label))
-        self.restore(after)
-        self.say(f"Redone: {after.label}")
-        self.after_change()
-
-    def state(self, label: str) -> State:
-        """The current values and hand edits, as an undo step named ``label``."""
-        return State(label, self.model.snapshot(), dict(self.wizard.session.edits))
-
-    def restore(self, state: State) -> None:
-        """Back to a recorded state."""
-        self.model.restore(state.values)
-        self.wizard.session.edits = dict(state.edits)
-
-    def record_external(self, before: State) -> None:
-        """Another step (a preset) changed values: make it one undo step here too."""
-        self.history.record(before)
-        self.after_change()
+        label = self.session.redo()
+        self.say(f"Redone: {label}" if label is not None else "Nothing to redo.")
+        if label is not None:
+            self.after_change()
 
     # ----- views ----------------------------------------------------------------------
 
@@ -454,14 +375,14 @@ class BrowserScreen(Screen[None]):
         """d: what would change in the saved .config; Enter on a line jumps to it."""
         from ukl_tui.screens.diff import DiffScreen
 
-        changes = self.wizard.session_changes()
+        changes = self.session.changes()
         self.app.push_screen(DiffScreen(self.model, changes), self._jump_result)
 
     def action_save(self) -> None:
-        """Ctrl+S: write .config atomically, keeping the previous one as .config.old."""
-        path = self.wizard.save_config()
-        if path is not None:
-            self.say(f"Saved {path} (the previous file is kept as {path.name}.old).")
+        """Ctrl+S: write .config atomically, keeping the previous one as .config.old (the
+        app saves and says so).
+        """
+        self.post_message(SaveConfig())
 
     # ----- conflicts ------------------------------------------------------------------
 
@@ -483,28 +404,15 @@ class BrowserScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#conflicts")
     def _fix_conflict(self, event: OptionList.OptionSelected) -> None:
-        """Enter on a conflict: apply its Kconfig fix as one undoable change."""
+        """Enter on a conflict: apply its fix (``Session.apply_fix``) as one undoable change."""
         event.stop()
         conflict = self.query_one(ConflictList).current
         if conflict is None:
             return
-        fix = conflict.fix
-        if fix is None or not fix.applicable:
-            self.say(f"{conflict.id}: {fix.describe() if fix else 'no automatic fix'}")
+        try:
+            results = self.session.apply_fix(conflict)
+        except UserError as exc:
+            self.say(exc.message, error=True)
             return
-        if fix.kconfig:
-            self.change(dict(fix.kconfig), f"fix {conflict.id}")
-        rest = [p for p in (fix.cmdline_add, fix.cmdline_remove, fix.cpu_flags) if p]
-        if rest or fix.options:
-            session = self.wizard.session
-            added = [w for w in fix.cmdline_add if w not in session.append]
-            session.append = (*session.append, *added)
-            if fix.cpu_flags or fix.cmdline_remove or fix.options:
-                self.say(
-                    f"{conflict.id}: {fix.describe()} — set this on the Network and boot or "
-                    "Application step.",
-                    error=True,
-                )
-            else:
-                self.say(f"{conflict.id}: added kernel parameter {' '.join(added)}.")
-            self.after_change()
+        self.say(*fix_message(conflict, results))
+        self.after_change()

@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ukl_tui.app import display_path
 from ukl_tui.kconfig import Change, Tree
+from ukl_tui.paths import display_path
 
 
 def change_line(change: Change, width: int) -> Content:

@@ -5,13 +5,15 @@ A Build section beside Boot takes the distcc hosts and ``-j`` (:mod:`ukl_tui.wid
 Every check is the boot module's: ``NetworkSpec`` parses and validates addresses, prefixes,
 gateways and forwards (user networking's 10.0.2.0/24, the bridge subnet under user mode as
 an error, duplicate or busy host ports), ``BootSpec`` the memory, CPUs, kernel parameters
-and init arguments, and produces the kernel command line and QEMU's network arguments shown
-at the bottom. The screen turns fields into those objects and shows the first problem.
+and init arguments, and produces the kernel command line, QEMU's CPU flags and network
+arguments shown at the bottom. The screen turns fields into the plan's choices, lets the plan
+make the boot from them (``Plan.boot_spec``, as the build will) and shows the first problem.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on
@@ -23,11 +25,13 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, RadioButton, RadioSet, Select, Static
 
 from ukl_tui.errors import UserError
+from ukl_tui.plan import BOOT_TABLE, Plan
+from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.build import BuildFields
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from ukl_tui.app import UklApp
+    from ukl_tui.boot import Forward
 
 #: (value, label) of the initrd choices the plan knows (a path is typed in the field).
 INITRD_CHOICES = [
@@ -36,6 +40,8 @@ INITRD_CHOICES = [
     ("ukl", "ukl: the checkout's ukl-initrd.cpio.xz"),
     ("file", "a file…"),
 ]
+#: The plan's choices this step edits (Ctrl+R puts back the plan's defaults for them).
+FIELDS = ("network", "auto_forwards", *BOOT_TABLE, "distcc", "jobs")
 MODES = [
     ("user", "User networking (port forwards)"),
     ("tap", "Tap on a bridge (root)"),
@@ -43,8 +49,11 @@ MODES = [
 ]
 
 
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(w for w in re.split(r"[\s,]+", text.strip()) if w)
+def _forwards(text: str) -> tuple[Forward, ...]:
+    """Port forwards as typed: separated by spaces or commas."""
+    from ukl_tui.boot import parse_forward
+
+    return tuple(parse_forward(w) for w in re.split(r"[\s,]+", text.strip()) if w)
 
 
 class NetworkScreen(Screen[None]):
@@ -54,21 +63,19 @@ class NetworkScreen(Screen[None]):
         Binding("ctrl+r", "defaults", "Defaults"),
     ]
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)
+        self.session = session
         self.problem: str | None = None
         self._loading = False
-
-    @property
-    def wizard(self) -> UklApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
+        #: This step's choices as the form last stored them (a fix may change them).
+        self._stored: dict[str, Any] = {}
 
     def compose(self) -> ComposeResult:
         """Network on the left, boot on the right (stacked when narrow); the result below."""
         from ukl_tui.boot import ACCELS, NIC_MODELS
 
-        yield StepBar(self.wizard.steps(), "network")
+        yield StepBar(STEPS, "network")
         with VerticalScroll(id="net-main"):
             with Horizontal(id="net-columns"):
                 with Vertical(id="net-left", classes="form"):
@@ -151,10 +158,15 @@ class NetworkScreen(Screen[None]):
         """Fill the form from the session."""
         self.fill()
 
+    def on_screen_resume(self) -> None:
+        """Back on this step: show kernel parameters a fix changed meanwhile."""
+        if self._stored and self._stored != _choices(self.session.choices):
+            self.fill()
+
     def fill(self) -> None:
         """Session -> fields."""
-        session = self.wizard.session
-        net = session.network
+        plan = self.session.choices
+        net = plan.network
         self._loading = True
         try:
             for button in self.query(RadioButton):
@@ -162,23 +174,23 @@ class NetworkScreen(Screen[None]):
             self.query_one("#net-address", Input).value = str(net.address or "")
             self.query_one("#net-gateway", Input).value = str(net.gateway or "")
             self.query_one("#net-forwards", Input).value = ", ".join(map(str, net.forwards))
-            self.query_one("#net-auto", Checkbox).value = session.auto_forwards
+            self.query_one("#net-auto", Checkbox).value = plan.auto_forwards
             self.query_one("#net-tap", Input).value = net.tap
             self.query_one("#net-bridge", Input).value = net.bridge
             self.query_one("#net-nic", Select).value = net.nic
             self.query_one("#net-via", Select).value = net.address_via
-            self.query_one("#boot-memory", Input).value = str(session.memory_mib)
-            self.query_one("#boot-cpus", Input).value = str(session.cpus)
-            self.query_one("#boot-accel", Select).value = session.accel
+            self.query_one("#boot-memory", Input).value = str(plan.memory_mib)
+            self.query_one("#boot-cpus", Input).value = str(plan.cpus)
+            self.query_one("#boot-accel", Select).value = plan.accel
             known = {v for v, _ in INITRD_CHOICES}
-            initrd = session.initrd if session.initrd in known else "file"
+            initrd = plan.initrd if plan.initrd in known else "file"
             self.query_one("#boot-initrd", Select).value = initrd
             self.query_one("#boot-initrd-file", Input).value = (
-                "" if initrd != "file" else session.initrd
+                "" if initrd != "file" else plan.initrd
             )
-            self.query_one("#boot-append", Input).value = " ".join(session.append)
-            self.query_one("#boot-init-args", Input).value = " ".join(session.init_args)
-            self.query_one(BuildFields).set_values(session.distcc, session.jobs)
+            self.query_one("#boot-append", Input).value = " ".join(plan.append)
+            self.query_one("#boot-init-args", Input).value = " ".join(plan.init_args)
+            self.query_one(BuildFields).set_values(plan.distcc, plan.jobs)
         finally:
             self._loading = False
         self.check()
@@ -197,15 +209,9 @@ class NetworkScreen(Screen[None]):
 
     def check(self) -> None:
         """Fields -> NetworkSpec and BootSpec; store what is valid; show the first problem."""
-        from ukl_tui.boot import (
-            DEFAULT_CMDLINE,
-            DEFAULT_CPU_FLAGS,
-            BootSpec,
-            NetworkSpec,
-            parse_forward,
-        )
+        from ukl_tui.boot import NetworkSpec
 
-        session = self.wizard.session
+        session = self.session
         mode = self._mode()
         tap_mode, none_mode = mode == "tap", mode == "none"
         for wid in ("#net-tap", "#net-bridge"):
@@ -220,7 +226,7 @@ class NetworkScreen(Screen[None]):
         self.problem = None
         try:
             text = self.query_one
-            forwards = tuple(parse_forward(w) for w in _words(text("#net-forwards", Input).value))
+            forwards = _forwards(text("#net-forwards", Input).value)
             network = NetworkSpec(
                 mode=mode,  # type: ignore[arg-type]
                 address=text("#net-address", Input).value.strip() or None,
@@ -234,48 +240,48 @@ class NetworkScreen(Screen[None]):
             network.validate(check_ports=True)
             memory = _number("memory", text("#boot-memory", Input).value)
             cpus = _number("CPUs", text("#boot-cpus", Input).value)
-            append = _words(text("#boot-append", Input).value)
-            init_args = _words(text("#boot-init-args", Input).value)
+            # Words split on spaces only: a comma belongs to a parameter (clearcpuid=smap,smep).
+            append = tuple(text("#boot-append", Input).value.split())
+            init_args = tuple(text("#boot-init-args", Input).value.split())
             accel = text("#boot-accel", Select).value
             initrd_value = (
                 text("#boot-initrd-file", Input).value.strip() if initrd == "file" else initrd
             )
             if not initrd_value:
                 raise UserError("name the initrd file")
-            boot = BootSpec(
-                kernel="bzImage",
+            plan = replace(
+                session.choices,
+                network=network,
+                auto_forwards=self.query_one("#net-auto", Checkbox).value,
                 memory_mib=memory,
                 cpus=cpus,
-                cmdline_base=session.preset_cmdline or DEFAULT_CMDLINE,
-                extra_params=append,
+                append=append,
                 init_args=init_args,
-                qemu_cpu_flags=session.preset_cpu_flags or DEFAULT_CPU_FLAGS,
-                network=network,
-                accel=accel,  # type: ignore[arg-type]
+                accel=str(accel),
+                initrd=initrd_value,
             )
+            boot = plan.boot_spec(session.asked.boot)
             boot.validate(check_ports=False)
             build = self.query_one(BuildFields)
             if build.problem:
                 raise UserError(build.problem)
+            plan = replace(plan, distcc=build.hosts, jobs=build.jobs)
         except UserError as exc:
             self.problem = exc.message
             lines.append(Content.assemble(("✗ ", "$error"), (exc.message, "$error")))
         else:
-            session.network = network
-            session.auto_forwards = self.query_one("#net-auto", Checkbox).value
-            session.memory_mib, session.cpus = memory, cpus
-            session.append, session.init_args = append, init_args
-            session.accel = str(accel)
-            session.initrd = initrd_value
-            session.distcc, session.jobs = build.hosts, build.jobs
+            session.plan = plan
+            self._stored = _choices(plan)
             lines.append(Content.styled("✓ valid", "$success"))
             lines.append(Content.assemble(("kernel command line  ", "bold"), boot.kernel_cmdline()))
+            cpu = ",".join(boot.qemu_cpu_flags) or "(none)"
+            lines.append(Content.assemble(("QEMU -cpu flags      ", "bold"), cpu))
             qemu_net = " ".join(network.qemu_args()) or "(no network device)"
             lines.append(Content.assemble(("QEMU network         ", "bold"), qemu_net))
-            if session.auto_forwards and mode == "user" and session.app:
+            if plan.auto_forwards and mode == "user" and plan.app:
                 from ukl_tui.boot import default_forwards
 
-                extra = [str(f) for f in default_forwards(session.app)]
+                extra = [str(f) for f in default_forwards(plan.app)]
                 if extra:
                     lines.append(
                         Content.assemble(("added for the app    ", "bold"), ", ".join(extra))
@@ -292,15 +298,12 @@ class NetworkScreen(Screen[None]):
         return self.problem
 
     def action_defaults(self) -> None:
-        """Ctrl+R: back to user networking at 10.0.2.15 and the default boot settings."""
-        from ukl_tui.boot import NetworkSpec
-
-        session = self.wizard.session
-        session.network = NetworkSpec()
-        session.auto_forwards = True
-        session.memory_mib, session.cpus = 1024, 1
-        session.append, session.init_args = (), ()
-        session.accel, session.initrd = "auto", "auto"
+        """Ctrl+R: back to user networking at 10.0.2.15 and the default boot settings (the
+        plan's defaults; kernel parameters and CPU flags a fix set go too).
+        """
+        plan = self.session.choices
+        defaults = Plan(tree=plan.tree)
+        self.session.plan = replace(plan, **{name: getattr(defaults, name) for name in FIELDS})
         self.fill()
 
     @on(RadioSet.Changed, "#net-mode")
@@ -320,6 +323,11 @@ class NetworkScreen(Screen[None]):
         others = {v for pair in defaults.values() for v in pair} | {""}
         if mode in defaults and address.value in others and gateway.value in others:
             address.value, gateway.value = defaults[mode]
+
+
+def _choices(plan: Plan) -> dict[str, Any]:
+    """The plan's choices this step edits."""
+    return {name: getattr(plan, name) for name in FIELDS}
 
 
 def _number(what: str, text: str) -> int:

@@ -233,7 +233,7 @@ class CloneDialog(TaskDialog):
 
 def unpack_dialog(tarball: Path) -> TaskDialog:
     """Unpack a Debian linux-source tarball into the cache (``sources.unpack_tarball``)."""
-    from ukl_tui.screens.sources import unpack_tarball, unpacked_dir
+    from ukl_tui.sources import unpack_tarball, unpacked_dir
 
     def job(progress: Callable[[float | None, str], None], cancel: threading.Event) -> Path:
         def report(fraction: float) -> None:

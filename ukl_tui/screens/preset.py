@@ -1,10 +1,10 @@
 """Preset: pick a starting point, see exactly what it would change before anything changes.
 
-The catalogue, the preview and the apply are the presets module's (``Catalogue``,
-``apply_presets``); the remaining conflicts are the rules' (``rules.check`` on the applied
-state). The preview applies to the live tree and restores it at once (``Tree.snapshot`` /
-``restore``), so what is shown is what Apply will do. A preset never silently overrides a
-value set by hand in this session: Apply asks first.
+The catalogue is the presets module's (``Catalogue``); the preview and the apply are the
+session's (``Session.preview_preset``, ``Session.apply_preset``: one undoable action), and
+the remaining conflicts are the rules' on the applied state. The preview applies to the live
+tree and restores it at once, so what is shown is what Apply will do. A preset never
+silently overrides a value set by hand in this session: Apply asks first.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from textual.widgets.option_list import Option
 
 from ukl_tui.errors import UserError
 from ukl_tui.screens.dialogs import Choose
+from ukl_tui.screens.messages import GoNext, ValuesChanged
+from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.conflicts import SEVERITY_MARK
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from ukl_tui.app import UklApp
     from ukl_tui.presets import ApplyReport, Preset
 
 STATUS_MARK = {
@@ -72,22 +73,18 @@ class PresetScreen(Screen[None]):
         Binding("s", "skip", "Skip"),
     ]
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)
+        self.session = session
         self.presets: dict[str, Preset] = {}
         self.problems: list[str] = []
         self.report: ApplyReport | None = None
         self.remaining: list[Any] = []
         self._timer: Timer | None = None
 
-    @property
-    def wizard(self) -> UklApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         """List on the left, preview on the right (stacked when narrow)."""
-        yield StepBar(self.wizard.steps(), "preset")
+        yield StepBar(STEPS, "preset")
         with Horizontal(id="preset-main"):
             with Vertical(id="preset-left"):
                 yield Static("Presets", classes="panel-title")
@@ -118,7 +115,7 @@ class PresetScreen(Screen[None]):
         ]
         listing = self.query_one("#preset-list", OptionList)
         listing.set_options(options)
-        chosen = self.wizard.session.presets
+        chosen = self.session.choices.presets
         names = [p.name for p in presets]
         first = chosen[0] if chosen and chosen[0] in names else "ukl-base"
         listing.highlighted = names.index(first) if first in names else 0
@@ -148,7 +145,7 @@ class PresetScreen(Screen[None]):
         box = self.query_one("#preset-base", Checkbox)
         box.display = preset.base is not None
         if preset.base:
-            tree = self.wizard.session.tree
+            tree = self.session.tree
             box.label = f"Start from {preset.base} (instead of the loaded .config's values)"
             with box.prevent(Checkbox.Changed):
                 box.value = tree is not None and tree.loaded_from is None
@@ -171,39 +168,19 @@ class PresetScreen(Screen[None]):
 
     def preview(self) -> None:
         """Apply to the live tree, judge with the rules, restore: then show all of it."""
-        from ukl_tui.presets import apply_presets
-        from ukl_tui.rules import Context, check
-
         preset = self.current
-        session = self.wizard.session
-        tree = session.tree
-        if preset is None or tree is None:
+        if preset is None or self.session.tree is None:
             return
-        snap = tree.snapshot()
         try:
-            report = apply_presets(
-                tree, [preset], hand_edits=session.edits, base=self.base_choice()
-            )
-            ctx = Context.for_report(
-                tree,
-                report,
-                cmdline=" ".join(report.boot.cmdline or ()) or session.cmdline(),
-                qemu_cpu=session.qemu_cpu(),
-            )
-            remaining = check(ctx)
-        except (UserError, OSError) as exc:
-            # OSError: kconfiglib's own error for a base file the tree lacks (a tree without
-            # arch/x86/configs/x86_64_defconfig); the preset cannot be applied as asked.
+            report, remaining = self.session.preview_preset(preset, self.base_choice())
+        except UserError as exc:
             self.report = None
-            message = exc.message if isinstance(exc, UserError) else str(exc).splitlines()[0]
             self.query_one("#preset-changes", Static).update(
-                Content.styled(f"\nCannot apply {preset.name}: {message}", "$error")
+                Content.styled(f"\nCannot apply {preset.name}: {exc.message}", "$error")
             )
             self.query_one("#preset-boot", Static).update("")
             self.query_one("#preset-conflicts", Static).update("")
             return
-        finally:
-            tree.restore(snap)
         self.report = report
         self.remaining = remaining
         self._show(preset, report, remaining)
@@ -286,40 +263,14 @@ class PresetScreen(Screen[None]):
         )
 
     def _apply(self, preset: Preset, keep_mine: bool) -> None:
-        from ukl_tui.presets import apply_presets
-        from ukl_tui.screens.browser import BrowserScreen
-
-        session = self.wizard.session
-        tree = session.tree
-        assert tree is not None
-        edits = dict(session.edits)
-        if not keep_mine and self.report is not None:
-            for clash in self.report.clashes:
-                edits.pop(clash.symbol, None)
-        self.wizard.ensure_screen("browser")
-        browser = self.wizard.get_screen("browser")
-        assert isinstance(browser, BrowserScreen)
-        before = browser.state(f"preset {preset.name}")
-        snap = tree.snapshot()
+        clashes = self.report.clashes if self.report is not None else []
+        drop = [] if keep_mine else [clash.symbol for clash in clashes]
         try:
-            report = apply_presets(tree, [preset], hand_edits=edits, base=self.base_choice())
-        except (UserError, OSError) as exc:
-            tree.restore(snap)
-            message = exc.message if isinstance(exc, UserError) else str(exc).splitlines()[0]
-            self.query_one("#message", Static).update(message)
+            report = self.session.apply_preset(preset, self.base_choice(), drop_edits=drop)
+        except UserError as exc:
+            self.query_one("#message", Static).update(exc.message)
             return
-        session.edits = edits
-        session.presets = [preset.name]
-        session.base = report.base
-        session.preset_wanted = report.wanted
-        session.preset_required = frozenset(
-            o.symbol or o.name for o in report.outcomes if o.required
-        )
-        session.preset_cmdline = report.boot.cmdline or None
-        session.preset_cpu_flags = report.boot.qemu_cpu_flags or None
-        browser.history.record(before)
-        if browser.is_mounted:
-            browser.after_change()
+        self.post_message(ValuesChanged())
         failed = len(report.failed)
         self.app.notify(
             f"{preset.name}: {sum(o.status == 'applied' for o in report.outcomes)} applied, "
@@ -327,8 +278,8 @@ class PresetScreen(Screen[None]):
             title="Preset applied",
             severity="warning" if failed else "information",
         )
-        self.wizard.action_next()
+        self.post_message(GoNext())
 
     def action_skip(self) -> None:
         """s: no preset; on to the browser."""
-        self.wizard.action_next()
+        self.post_message(GoNext())

@@ -1,11 +1,12 @@
 """Review: what is still wrong, what changed, and the exact commands, before anything runs.
 
-The session becomes a ``plan.Plan``; ``Plan.build`` checks every choice (one clear error for
-the first bad input) and returns the ordered steps, their warnings and the plan's conflicts.
-Those, together with the live tree's conflicts (``rules.check`` on the session), must each
-be fixed or acknowledged before Run is offered. The commands are ``plan.step_lines`` in a
-read-only text area (selectable) and one key copies them all. The plan file is
-``Plan.save``; Run hands the checked plan to the Run screen (its own issue).
+The session's plan (``Session.resolved_plan``) is built: ``Plan.build`` checks every choice (one
+clear error for the first bad input) and returns the ordered steps, their warnings and the
+plan's conflicts. Those, together with the live tree's conflicts (``rules.check`` on the
+session), must each be fixed or acknowledged before Run is offered. The commands are
+``plan.step_lines`` in a read-only text area (selectable) and one key copies them all. A fix is
+the session's one ``apply_fix``. The plan file is ``Session.save_plan``; Run asks the app to
+hand the checked plan to the Run screen.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, OptionList, Static, TextArea
 
-from ukl_tui.app import display_path
 from ukl_tui.errors import UserError
-from ukl_tui.widgets.conflicts import ConflictList, key
+from ukl_tui.paths import display_path
+from ukl_tui.screens.messages import SaveConfig, StartRun, ValuesChanged
+from ukl_tui.session import STEPS, Session
+from ukl_tui.widgets.conflicts import ConflictList, fix_message, key
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from ukl_tui.app import UklApp
     from ukl_tui.plan import Built
 
 #: Severities that must be fixed or acknowledged before Run (notes never block).
@@ -59,8 +61,9 @@ class ReviewScreen(Screen[None]):
         Binding("ctrl+r", "run", "Run"),
     ]
 
-    def __init__(self, **kw: Any) -> None:
+    def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)
+        self.session = session
         self.built: Built | None = None
         self.error: str | None = None
         self.conflicts: list[Any] = []
@@ -68,14 +71,9 @@ class ReviewScreen(Screen[None]):
         #: How many times the plan was built (tests wait for the first one).
         self.builds = 0
 
-    @property
-    def wizard(self) -> UklApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         """Conflicts and changes on the left, commands on the right; plan file and Run below."""
-        yield StepBar(self.wizard.steps(), "review")
+        yield StepBar(STEPS, "review")
         with Horizontal(id="review-main"):
             with VerticalScroll(id="review-left"):
                 yield Static("", id="review-error", markup=False)
@@ -115,11 +113,11 @@ class ReviewScreen(Screen[None]):
         """Session -> Plan -> Built; show conflicts, changes, warnings and commands."""
         from ukl_tui.plan import default_plan_path, step_lines
 
-        session = self.wizard.session
+        session = self.session
         self.error = None
         self.built = None
+        plan = session.resolved_plan()
         try:
-            plan = session.to_plan()
             self.built = plan.build(tree=session.tree)
         except UserError as exc:
             self.error = exc.message
@@ -154,15 +152,22 @@ class ReviewScreen(Screen[None]):
         self.query_one("#run", Button).disabled = built is None or bool(blocking)
         self.builds += 1
 
+    def refresh_values(self) -> None:
+        """The .config was saved, or values changed while Review is shown (the app calls
+        this): build the plan again.
+        """
+        self.rebuild()
+
     def _show_changes(self) -> None:
-        session = self.wizard.session
-        changes = self.wizard.session_changes()
+        session = self.session
+        plan = session.choices
+        changes = session.changes()
         tree = session.tree
         lines: list[Content] = []
-        presets = ", ".join(session.presets) or "none"
-        base = f" on {session.base}" if session.base else ""
+        presets = ", ".join(plan.presets) or "none"
+        base = f" on {plan.base}" if plan.base else ""
         lines.append(Content.assemble(("presets  ", "dim"), presets + base))
-        edits = " ".join(f"{k}={v}" for k, v in session.edits.items()) or "none"
+        edits = " ".join(f"{k}={v}" for k, v in plan.edits.items()) or "none"
         lines.append(Content.assemble(("edits    ", "dim"), edits))
         if tree is not None:
             saved = "saved" if not tree.dirty else "not saved (Ctrl+S saves it)"
@@ -189,7 +194,7 @@ class ReviewScreen(Screen[None]):
 
     def blocking(self) -> list[Any]:
         """Errors and warnings neither fixed nor acknowledged."""
-        acknowledged = self.wizard.session.acknowledged
+        acknowledged = self.session.acknowledged
         return [c for c in self.conflicts if c.severity in BLOCKING and key(c) not in acknowledged]
 
     # ----- actions ----------------------------------------------------------------------
@@ -199,7 +204,7 @@ class ReviewScreen(Screen[None]):
         conflict = self.query_one(ConflictList).current
         if conflict is None:
             return
-        acknowledged = self.wizard.session.acknowledged
+        acknowledged = self.session.acknowledged
         if key(conflict) in acknowledged:
             acknowledged.discard(key(conflict))
             self.say(f"{conflict.id}: no longer acknowledged")
@@ -210,52 +215,20 @@ class ReviewScreen(Screen[None]):
 
     @on(OptionList.OptionSelected, "#review-conflicts")
     def action_fix(self) -> None:
-        """F / Enter: apply the highlighted conflict's fix (Kconfig values via the browser,
-        so it is one undoable change there too).
+        """F / Enter: apply the highlighted conflict's fix (``Session.apply_fix``: one undoable
+        change, wherever the fix belongs: Kconfig values, kernel parameters, QEMU CPU flags,
+        configure options).
         """
-        from ukl_tui.screens.browser import BrowserScreen
-
         conflict = self.query_one(ConflictList).current
         if conflict is None:
             return
-        fix = conflict.fix
-        if fix is None or not fix.applicable:
-            self.say(f"{conflict.id}: {fix.describe() if fix else 'no automatic fix'}", error=True)
+        try:
+            results = self.session.apply_fix(conflict)
+        except UserError as exc:
+            self.say(exc.message, error=True)
             return
-        session = self.wizard.session
-        if fix.kconfig and session.tree is not None:
-            self.wizard.ensure_screen("browser")
-            browser = self.wizard.get_screen("browser")
-            assert isinstance(browser, BrowserScreen)
-            before = browser.state(f"fix {conflict.id}")
-            try:
-                results = session.tree.set_many(dict(fix.kconfig))
-            except UserError as exc:
-                self.say(exc.message, error=True)
-                return
-            session.edits.update({r.name: r.requested for r in results if r.took})
-            browser.history.record(before)
-            if browser.is_mounted:
-                browser.after_change()
-            failed = [r for r in results if not r.took]
-            if failed:
-                self.say("; ".join(f"{r.name} did not stick: {r.reason}" for r in failed), True)
-        if fix.cmdline_add:
-            session.append = (
-                *session.append,
-                *(w for w in fix.cmdline_add if w not in session.append),
-            )
-        if fix.options:
-            from dataclasses import replace
-
-            try:
-                session.configure = replace(session.configure, **dict(fix.options))
-            except TypeError:
-                self.say(f"{conflict.id}: {fix.describe()}", error=True)
-        if fix.cmdline_remove or fix.cpu_flags:
-            self.say(f"{conflict.id}: {fix.describe()} (on the Network and boot step)", True)
-        else:
-            self.say(f"{conflict.id}: fixed ({fix.describe()})")
+        self.post_message(ValuesChanged())
+        self.say(*fix_message(conflict, results))
         self.rebuild()
 
     def action_copy(self) -> None:
@@ -267,11 +240,10 @@ class ReviewScreen(Screen[None]):
         self.say(f"Copied {self.commands.count(chr(10)) + 1} lines to the clipboard.")
 
     def action_save_config(self) -> None:
-        """Ctrl+S: write the .config now (the plan rebuilds it in the build directory too)."""
-        path = self.wizard.save_config()
-        if path is not None:
-            self.say(f"Saved {path}.")
-            self.rebuild()
+        """Ctrl+S: write the .config now (the plan rebuilds it in the build directory too);
+        the app saves, says so and has this step rebuilt.
+        """
+        self.post_message(SaveConfig())
 
     @on(Button.Pressed, "#save-plan")
     @on(Input.Submitted, "#plan-path")
@@ -282,12 +254,10 @@ class ReviewScreen(Screen[None]):
             self.say("Name the plan file.", error=True)
             return
         try:
-            plan = self.wizard.session.to_plan()
-            path = plan.save(Path(text).expanduser())
+            path = self.session.save_plan(Path(text).expanduser())
         except UserError as exc:
             self.say(exc.message, error=True)
             return
-        self.wizard.session.plan_path = path
         self.say(f"Plan saved to {path}; 'ukl-tui --plan {path}' reopens this session.")
 
     @on(Button.Pressed, "#run")
@@ -304,4 +274,4 @@ class ReviewScreen(Screen[None]):
                 error=True,
             )
             return
-        self.wizard.start_run(self.built)
+        self.post_message(StartRun(self.built))

@@ -1,6 +1,6 @@
 """The Run screen: the build and the QEMU console live, side by side or as tabs.
 
-Everything shown comes from a :class:`~ukl_tui.cli_run.RunState` fed with the Runner's
+Everything shown comes from a :class:`~ukl_tui.run_session.RunState` fed with the Runner's
 events, the same state ``ukl-tui run --no-tui`` prints from, so both faces agree on what
 happened and why. Output goes to :class:`~ukl_tui.widgets.logpane.PaneLog` panes in the
 Runner's batches; rich styling is kept to the status line, the step and milestone strips, the
@@ -8,14 +8,13 @@ verdict box and the jump list of errors.
 
 No process outlives the screen: Stop (ctrl+s) ends the running step's process group, leaving
 the screen or quitting the app cancels the run worker (the Runner kills the group when
-cancelled), SIGTERM/SIGHUP stop the run and exit, and the Runner's atexit hook is the last net.
+cancelled), SIGINT/SIGTERM/SIGHUP stop the run and exit (the app's
+:class:`~ukl_tui.widgets.lifetime.AppLifetime`), and the Runner's atexit hook is the last net.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,11 +30,19 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static, Ta
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from ukl_tui.cli_run import ProbeResult, RunEvent, RunJob, RunSession, RunState, Verdict
 from ukl_tui.distcc import LogWatch, report_lines, step_log
 from ukl_tui.errors import UserError
+from ukl_tui.lines import BOOT_MILESTONES
+from ukl_tui.run_session import (
+    ProbeResult,
+    RunEvent,
+    RunJob,
+    RunSession,
+    RunState,
+    Verdict,
+    new_run_dir,
+)
 from ukl_tui.runner import (
-    BOOT_MILESTONES,
     Milestone,
     OutputLines,
     Problem,
@@ -45,6 +52,7 @@ from ukl_tui.runner import (
     StepStarted,
 )
 from ukl_tui.steps import Step
+from ukl_tui.widgets.lifetime import AppLifetime
 from ukl_tui.widgets.logpane import ChipStrip, PaneLog
 
 if TYPE_CHECKING:
@@ -173,7 +181,6 @@ class RunScreen(Screen[int]):
         self._show_warnings = False
         self._prompt = ""
         self._leave_armed = 0.0
-        self._signals: list[int] = []
         self._internal_error: str | None = None
         #: The distcc log of each step that compiles through distcc (jobs per host, live).
         self._distcc: dict[str, LogWatch] = {}
@@ -217,10 +224,9 @@ class RunScreen(Screen[int]):
         return "$ " + boot.shell_line()
 
     def on_mount(self) -> None:
-        """Paint the initial state, catch SIGTERM/SIGHUP, start the run."""
+        """Paint the initial state, start the run."""
         self._refresh_all()
         self.set_interval(1.0, self._tick)
-        self._install_signal_handlers()
         if self.autostart:
             self.start()
 
@@ -228,7 +234,6 @@ class RunScreen(Screen[int]):
         """Leaving the screen stops the run (its worker is cancelled with the screen)."""
         if self.session is not None and self.state.running:
             self.session.stop("the Run screen was closed")
-        self._remove_signal_handlers()
 
     # ----- running ------------------------------------------------------------------------
 
@@ -238,8 +243,6 @@ class RunScreen(Screen[int]):
             return
         try:
             if self.log_dir is None:
-                from ukl_tui.cli_run import new_run_dir
-
                 self.log_dir = new_run_dir()
             else:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -656,36 +659,8 @@ class RunScreen(Screen[int]):
         """What ``ukl-tui run`` exits with: 0 when the run did what it should."""
         return self.state.verdict().exit_code if not self._internal_error else 1
 
-    # ----- signals ------------------------------------------------------------------------
 
-    def _install_signal_handlers(self) -> None:
-        """SIGTERM/SIGHUP (a closed terminal) stop the run and exit: QEMU runs in its own
-        session, so nobody else would stop it.
-        """
-        try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                self._signals.append(sig)
-        except (RuntimeError, ValueError, NotImplementedError):
-            pass  # not the main thread: the Runner's atexit hook still applies
-
-    def _remove_signal_handlers(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        for sig in self._signals:
-            loop.remove_signal_handler(sig)
-        self._signals = []
-
-    def _on_signal(self, sig: int) -> None:
-        if self.session is not None and self.state.running:
-            self.session.stop(f"interrupted by {signal.Signals(sig).name}")
-        self.app.exit(1)
-
-
-class RunApp(App[int]):
+class RunApp(AppLifetime, App[int]):
     """``ukl-tui run --plan FILE``: the Run screen on its own; exits with the run's code."""
 
     TITLE = "ukl-tui run"

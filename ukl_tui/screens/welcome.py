@@ -10,7 +10,7 @@ app). With no tree anywhere it offers what the core can do: unpack an installed 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,12 +20,13 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 
-from ukl_tui.app import display_path
 from ukl_tui.errors import UserError
+from ukl_tui.paths import display_path
+from ukl_tui.screens.messages import GoNext, LoadTree
+from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from ukl_tui.app import UklApp
     from ukl_tui.host import Prereq
     from ukl_tui.workspace import Workspace
 
@@ -99,10 +100,14 @@ class WelcomeScreen(Screen[None]):
         Binding("o", "pick", "Open tree"),
     ]
 
+    def __init__(self, session: Session, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.session = session
+
     @property
     def ready(self) -> bool:
         """Everything is on screen: tree facts, host checks, the load's outcome."""
-        session = self.wizard.session
+        session = self.session
         return (
             self._facts_shown
             and session.prereqs is not None
@@ -113,14 +118,9 @@ class WelcomeScreen(Screen[None]):
             )
         )
 
-    @property
-    def wizard(self) -> UklApp:
-        """The app, typed."""
-        return self.app  # type: ignore[return-value]
-
     def compose(self) -> ComposeResult:
         """Two columns on wide terminals: the tree on the left, the host on the right."""
-        yield StepBar(self.wizard.steps(), "welcome")
+        yield StepBar(STEPS, "welcome")
         with VerticalScroll(id="welcome-main"):
             with Vertical(id="welcome-tree", classes="panel"):
                 yield Static("Kernel tree", classes="panel-title")
@@ -158,7 +158,7 @@ class WelcomeScreen(Screen[None]):
 
     def start(self) -> None:
         """Show the session's tree and load it, or offer ways to get one."""
-        session = self.wizard.session
+        session = self.session
         path_line = self.query_one("#tree-path", Static)
         self._facts_shown = session.tree_path is None
         if session.tree_path is None:
@@ -176,7 +176,7 @@ class WelcomeScreen(Screen[None]):
             self.tree_loaded(None)
             return
         self._set_loading(f"reading Kconfig of {session.tree_path.name} …")
-        self.wizard.load_tree()
+        self.post_message(LoadTree())
 
     def _set_loading(self, text: str) -> None:
         bar = self.query_one("#load-bar", ProgressBar)
@@ -186,7 +186,7 @@ class WelcomeScreen(Screen[None]):
         self.query_one("#continue", Button).disabled = True
 
     def _offer_sources(self) -> None:
-        from ukl_tui.screens.sources import debian_tarballs, is_unpacked
+        from ukl_tui.sources import debian_tarballs, is_unpacked
 
         self.query_one("#load-bar", ProgressBar).display = False
         self.query_one("#load-status", Static).update("")
@@ -223,7 +223,7 @@ class WelcomeScreen(Screen[None]):
 
     def _show_facts(self, ws: Workspace | None, problem: str | None) -> None:
         self._facts_shown = True
-        self.wizard.session.workspace = ws
+        self.session.workspace = ws
         facts = self.query_one("#tree-facts", Static)
         if ws is None:
             facts.update(Content.assemble((problem or "", "$error")))
@@ -232,15 +232,16 @@ class WelcomeScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="host")
     def _check_host(self) -> None:
-        prereqs = self.wizard.session.prereqs
+        prereqs = self.session.prereqs
         if prereqs is None:
             from ukl_tui.host import check_prerequisites
 
-            prereqs = check_prerequisites(distcc=bool(self.wizard.session.distcc))
+            plan = self.session.plan
+            prereqs = check_prerequisites(distcc=bool(plan is not None and plan.distcc))
         self.app.call_from_thread(self._show_host, prereqs)
 
     def _show_host(self, prereqs: list[Prereq]) -> None:
-        self.wizard.session.prereqs = prereqs
+        self.session.prereqs = prereqs
         self.query_one("#host-list", Static).update(Content("\n").join(prereq_lines(prereqs)))
 
     def tree_loaded(self, error: str | None) -> None:
@@ -248,7 +249,7 @@ class WelcomeScreen(Screen[None]):
         bar = self.query_one("#load-bar", ProgressBar)
         bar.display = False
         status = self.query_one("#load-status", Static)
-        session = self.wizard.session
+        session = self.session
         if error or session.tree is None:
             status.update(error or "loading failed")
             status.set_class(True, "-error")
@@ -269,21 +270,21 @@ class WelcomeScreen(Screen[None]):
     @on(Button.Pressed, "#continue")
     def action_continue(self) -> None:
         """Enter: on to the next step once the tree is loaded."""
-        if self.wizard.session.tree is not None:
-            self.wizard.action_next()
+        if self.session.tree is not None:
+            self.post_message(GoNext())
 
     @on(Button.Pressed, "#pick")
     def action_pick(self) -> None:
         """o: open another tree."""
         from ukl_tui.screens.obtain import PickTree
 
-        start = self.wizard.session.tree_path or Path.cwd()
+        start = self.session.tree_path or Path.cwd()
         self.app.push_screen(PickTree(start.parent if start.is_file() else start), self._use)
 
     @on(Button.Pressed, "#unpack")
     def _unpack(self) -> None:
         from ukl_tui.screens.obtain import unpack_dialog
-        from ukl_tui.screens.sources import debian_tarballs
+        from ukl_tui.sources import debian_tarballs
 
         tarballs = debian_tarballs()
         if tarballs:
@@ -304,8 +305,5 @@ class WelcomeScreen(Screen[None]):
     def _use(self, path: Path | None, source: str = "your choice") -> None:
         if path is None:
             return
-        session = self.wizard.session
-        session.tree_path = path
-        session.tree_source = source
-        session.tree = None
+        self.session.choose_tree(path, source)
         self.start()

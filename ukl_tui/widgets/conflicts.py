@@ -31,6 +31,17 @@ def conflict_prompt(conflict: Any, acknowledged: bool = False) -> Content:
     return Content("\n").join(lines)
 
 
+def fix_message(conflict: Any, results: Sequence[Any]) -> tuple[str, bool]:
+    """What a step says after ``Session.apply_fix``: the values that did not stick (an
+    error), or what the fix did. ``results`` are the fix's ``SetResult`` values.
+    """
+    failed = [r for r in results if not r.took]
+    if failed:
+        text = "; ".join(f"{r.name}={r.requested} did not stick: {r.reason}" for r in failed)
+        return text, True
+    return f"{conflict.id}: fixed ({conflict.fix.describe()})", False
+
+
 class ConflictList(OptionList):
     """Conflicts as options; the option id is the conflict's index in ``conflicts``."""
 

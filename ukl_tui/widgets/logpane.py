@@ -16,7 +16,7 @@ from rich.text import Text
 from textual.geometry import Size
 from textual.widgets import Log, Static
 
-from ukl_tui.runner import strip_sgr
+from ukl_tui.lines import strip_sgr
 
 #: What would make ``Log.write_lines`` show a line as zero or several lines, or that a
 #: terminal would interpret: an escape (the runner keeps colour codes; ``Log`` would pass

@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ukl_tui.widgets import menu_model as mm
+from ukl_tui.kconfig import menu as mm
 
 
 @dataclass(eq=False)

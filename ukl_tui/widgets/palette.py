@@ -63,7 +63,9 @@ class SymbolProvider(Provider):
             self.index = _INDEXES[tree]
 
     def _jump(self, name: str) -> None:
-        self.app.jump_to_symbol(name)  # type: ignore[attr-defined]
+        from ukl_tui.screens.messages import ShowSymbol
+
+        self.app.post_message(ShowSymbol(name))
 
     async def search(self, query: str) -> Hits:
         """Fuzzy name matches, best first."""

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Static
 
 
@@ -21,13 +20,6 @@ class StepBar(Horizontal):
     StepBar > .step.-done { color: $text; }
     StepBar > .sep { width: auto; color: $text-disabled; }
     """
-
-    class Picked(Message):
-        """The user clicked a step."""
-
-        def __init__(self, step: str) -> None:
-            super().__init__()
-            self.step = step
 
     def __init__(self, steps: Sequence[tuple[str, str]], current: str, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -50,6 +42,8 @@ class StepBar(Horizontal):
 
     def on_click(self, event: object) -> None:
         """A click on a step asks the app to go there."""
+        from ukl_tui.screens.messages import GoTo
+
         widget = getattr(event, "widget", None)
         if isinstance(widget, Static) and widget.name:
-            self.post_message(self.Picked(widget.name))
+            self.post_message(GoTo(widget.name))

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from ukl_tui.kconfig import Explanation
-from ukl_tui.widgets import menu_model as mm
+from ukl_tui.kconfig import menu as mm
 
 #: How many "selected by" / "implied by" / defaults entries are listed before "and N more".
 LIST_LIMIT = 6
@@ -47,14 +47,6 @@ def relative_site(site: str, srctree: Path | None) -> str:
     return f"{filename}:{linenr}"
 
 
-def fix_assignments(exp: Explanation) -> dict[str, str]:
-    """What the one-key fix sets: the model's fixes, then the value that was wanted."""
-    fixes = exp.fixes()
-    if fixes and exp.want is not None and exp.name not in fixes:
-        fixes[exp.name] = exp.want
-    return fixes
-
-
 def explanation_lines(
     exp: Explanation, srctree: Path | None, fixes: dict[str, str] | None = None
 ) -> list[Content]:
@@ -81,7 +73,7 @@ def explanation_lines(
         out += [Content(""), _line((f"Why it cannot be {exp.want}", "bold"))]
         out += [_line(("  • " + t.describe(), "$error")) for t in exp.blockers]
     if fixes is None:
-        fixes = fix_assignments(exp)
+        fixes = exp.fix_assignments()
     if fixes:
         out += [
             Content(""),
@@ -190,4 +182,4 @@ class SymbolInfo(VerticalScroll):
         self._show([_line((text, "dim"))])
 
 
-__all__ = ["SymbolInfo", "explanation_lines", "fix_assignments", "node_lines", "relative_site"]
+__all__ = ["SymbolInfo", "explanation_lines", "node_lines", "relative_site"]

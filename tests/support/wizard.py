@@ -1,7 +1,7 @@
-"""Shared pieces of the TUI tests: the real tree loaded once, sessions, fixed host facts.
+"""Shared pieces of the wizard's tests: apps over a loaded tree, fixed host facts, scenes.
 
-Imported by the other ``test_tui_*`` modules (it holds no tests itself). The real tree is
-parsed once per session and each test gets it back at the values of a fresh load, with its
+The trees themselves are fixtures (``tests/conftest.py``: the real tree parsed once per
+session, the small fixture tree per test), each at the values of a fresh load with its
 ``.config`` in the test's own tmp_path (never inside the extracted tree).
 """
 
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-from ukl_tui.app import Session, UklApp
+from tests.support.waiting import wait_for
+from ukl_tui.app import UklApp
 from ukl_tui.host import Prereq
+from ukl_tui.plan import Plan
+from ukl_tui.session import Session
 
 #: Host facts for snapshots: real Prereq records, fixed so screenshots do not depend on
 #: what this machine has installed.
@@ -55,55 +57,15 @@ def defconfig_copy(real_tree: Path, directory: Path) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def loaded_tree(real_tree: Path, ukl_overlay: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    """The real tree with the UKL stand-in and defconfig, parsed once; plus its fresh state."""
-    from ukl_tui.kconfig import load_tree
-
-    config = defconfig_copy(real_tree, tmp_path_factory.mktemp("tui-start"))
-    tree = load_tree(real_tree, config=config, overlays=[ukl_overlay])
-    tree.search("ukl")
-    return tree, tree.snapshot(), config.read_text()
-
-
-@pytest.fixture
-def tree(loaded_tree, tmp_path: Path):  # noqa: ANN201
-    """The shared tree at fresh-load values, saving to ``tmp_path/work/.config``."""
-    tree, snapshot, text = loaded_tree
-    tree.restore(snapshot)
-    config = tmp_path / "work" / ".config"
-    config.parent.mkdir(parents=True)
-    config.write_text(text)
-    tree.config_path = config
-    tree.loaded_from = config  # the same text as the file the shared tree was loaded from
-    tree.mark_saved(text)
-    return tree
-
-
-def make_app(tree, real_tree: Path, ukl_overlay: Path) -> UklApp:  # noqa: ANN001
+def make_app(tree, tree_path: Path, overlay: Path) -> UklApp:  # noqa: ANN001
     """An app whose session already holds the loaded tree (the welcome screen skips loading)."""
-    session = Session(
-        tree_path=real_tree,
-        config=tree.config_path,
-        overlays=[ukl_overlay],
-        tree_source="argument",
-        tree=tree,
-        prereqs=list(FIXED_PREREQS),
-    )
-    return UklApp(session)
-
-
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:  # noqa: ANN001
-    """Let the app run until ``condition()`` holds (workers and messages included)."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the app")
-        await pilot.pause(0.02)
-    await asyncio.sleep(0)
+    plan = Plan(tree=tree_path, config=tree.config_path, overlays=(overlay,))
+    session = Session(plan, tree_source="argument", tree=tree, prereqs=list(FIXED_PREREQS))
+    app = UklApp(session)
+    # A toast stays up until the snapshot is taken, however loaded the machine is (the
+    # scenes after a preset show its "Preset applied"; it expires after 5 s otherwise).
+    app.NOTIFICATION_TIMEOUT = 600
+    return app
 
 
 # ----- scenes: each drives a fresh app to one screen (snapshots and screenshots) ---------------
@@ -209,6 +171,19 @@ async def scene_no_tree(pilot) -> None:  # noqa: ANN001
 TREELESS = {"welcome-no-tree"}
 
 
+def pin_tarballs(directory: Path) -> Callable[[], list[Path]]:
+    """A stand-in for ``sources.debian_tarballs``: one installed linux-source-6.1 tarball
+    (an empty file in ``directory``), so the no-tree scene never shows what the host has in
+    /usr/src.
+    """
+    from ukl_tui import sources
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "linux-source-6.1.tar.xz").touch()
+    found = sources.debian_tarballs(directory)
+    return lambda: found
+
+
 def make_treeless_app() -> UklApp:
     """An app started where there is no tree: no --tree, no $UKL_DIR, cwd not a tree."""
     return UklApp(Session(prereqs=list(FIXED_PREREQS)))
@@ -243,7 +218,7 @@ def mask_review(screen) -> None:  # noqa: ANN001
         # clone's path must not be replaced before it.
         text = text.replace(sys.executable, "python3")
         text = text.replace(str(cache_dir()), "~/.cache/ukl-tui")
-        text = text.replace(str(Path(__file__).resolve().parent.parent), "~/ukl-tui")
+        text = text.replace(str(Path(__file__).resolve().parents[2]), "~/ukl-tui")
         text = text.replace(str(Path.cwd()), "~")
         # the overlay wrapper's directory is a hash of the overlay's absolute path
         return re.sub(r"/overlays/[0-9a-f]{24}/", "/overlays/0123456789abcdef01234567/", text)

@@ -1,10 +1,10 @@
 """Kernel sources when the user has none: Debian's ``linux-source-*`` tarballs, unpacked.
 
-UI-free (no Textual import) so it can move to the core's workspace module; the welcome
-screen offers it when no tree is found anywhere. The tarball is fed to ``tar`` through a
-pipe by this process, so the bytes fed against the file size are an exact progress figure
-without listing the archive first. ``tar`` runs in its own process group with its output
-in a log file, and is killed (group, SIGTERM then SIGKILL) on cancel.
+Part of the UI-free core; the welcome screen offers it when no tree is found anywhere.
+The tarball is fed to ``tar`` through a pipe by this process, so the bytes fed against the
+file size are an exact progress figure without listing the archive first. ``tar`` runs in
+its own process group with its output in a log file, and is killed (group, SIGTERM then
+SIGKILL) on cancel.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from ukl_tui.errors import UserError
 from ukl_tui.paths import cache_dir
+from ukl_tui.procs import kill_group
 
 #: Where Debian's linux-source packages put their tarballs.
 DEBIAN_SOURCES = Path("/usr/src")
@@ -136,13 +136,5 @@ def unpack_tarball(
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(3)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    if proc.poll() is None:
+        kill_group(proc.pid, 3.0, leader=proc)
