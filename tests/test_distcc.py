@@ -179,13 +179,19 @@ def test_probe_tells_up_refused_and_silent_apart():
 # ----- the client's log, from real daemons ------------------------------------------------
 
 
-def test_job_counts_from_a_real_client_log_match_the_daemons(tmp_path):
-    """Compile through two loopback daemons plus a dead port; count per host from the log."""
+def sources(tmp_path: Path, count: int) -> Path:
+    """``count`` one-function C files to compile through distcc (which must be installed)."""
     require_distcc()
     src = tmp_path / "src"
     src.mkdir()
-    for i in range(6):
+    for i in range(count):
         (src / f"f{i}.c").write_text(f"int f{i}(int x) {{ return x * {i}; }}\n")
+    return src
+
+
+def test_job_counts_from_a_real_client_log_match_the_daemons(tmp_path):
+    """Compile through two loopback daemons plus a dead port; count per host from the log."""
+    src = sources(tmp_path, 6)
     (src / "bad.c").write_text("int broken = ;\n")
     log = tmp_path / "distcc.log"
     dead = free_port()
@@ -215,11 +221,7 @@ def test_job_counts_from_a_real_client_log_match_the_daemons(tmp_path):
 
 def test_a_daemon_that_answers_but_refuses_jobs_is_named(tmp_path):
     """The probe cannot tell (the port accepts); distcc's log can: every job fell back."""
-    require_distcc()
-    src = tmp_path / "src"
-    src.mkdir()
-    for i in range(3):
-        (src / f"f{i}.c").write_text(f"int f{i}(void) {{ return {i}; }}\n")
+    src = sources(tmp_path, 3)
     log = tmp_path / "distcc.log"
     with distccd(tmp_path, "picky", allow="127.0.0.2") as picky:
         hosts = parse_hosts(picky.host)
