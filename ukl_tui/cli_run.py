@@ -119,6 +119,14 @@ class StreamPrinter:
                 self._mark(f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})", sgr)
                 + "\n"
             )
+            step = self.job.step(event.step_id)
+            if step is not None and "DISTCC_LOG" in step.env:
+                from ukl_tui.distcc import report_lines
+
+                jobs, *problems = report_lines(step.env)
+                out.write(self._mark(f"--- {jobs}", "2") + "\n")
+                for line in problems:
+                    out.write(self._mark(f"!!! warning: {line}", "33") + "\n")
         elif isinstance(event, Located):
             out.write(self._mark(f">>> where the guest is ({event.reason}):", "1") + "\n")
             for line in event.report.get("lines", []):
@@ -205,6 +213,9 @@ def register(sub: Any) -> None:
         help="stream the output to stdout instead of opening the Run screen (automatic when "
         "stdout is not a terminal)",
     )
+    from ukl_tui.cli_plan import add_distcc_options
+
+    add_distcc_options(p)
     p.add_argument("--json", action="store_true", help="with --no-tui: events as JSON lines")
     p.add_argument("--timeout", type=float, metavar="S", help="stop the whole run after S seconds")
     p.add_argument(
@@ -246,7 +257,19 @@ def _positive(name: str, value: float | None) -> None:
 
 
 def load_job(args: argparse.Namespace) -> RunJob:
-    """The job ``--plan`` or ``--steps`` names."""
+    """The job ``--plan`` or ``--steps`` names (``--distcc`` changes the plan's hosts)."""
+    from ukl_tui.cli_plan import distcc_change
+
+    if args.distcc is not None or args.no_distcc:
+        if not args.plan:
+            raise UserError("--distcc and --no-distcc apply to --plan (steps are fixed)")
+        from dataclasses import replace
+
+        from ukl_tui.plan import Plan
+
+        plan = Plan.load(args.plan)
+        plan = replace(plan, **distcc_change(args))
+        return RunJob.from_built(plan.build(), title=str(plan.source or args.plan))
     if args.plan:
         return RunJob.from_plan_file(args.plan)
     return RunJob.from_steps_file(args.steps)

@@ -234,8 +234,12 @@ def _header(name: str, header: str) -> Prereq:
     return Prereq(name, False, f"<{header}> not found under /usr/include", package)
 
 
-def check_prerequisites() -> list[Prereq]:
-    """Everything a UKL build and boot needs from the host, in the order a build needs it."""
+def check_prerequisites(*, distcc: bool = False) -> list[Prereq]:
+    """Everything a UKL build and boot needs from the host, in the order a build needs it.
+
+    ``distcc``: the plan compiles through distcc hosts, so the client is needed too (the
+    daemons run on the hosts, not here).
+    """
     result = [
         _tool("gcc"),
         _tool("make"),
@@ -249,6 +253,8 @@ def check_prerequisites() -> list[Prereq]:
         _tool("qemu-system-x86_64"),
         _tool("gdb", " (only needed to locate a panicked or hung kernel)", optional=True),
     ]
+    if distcc:
+        result.append(_tool("distcc", "distcc", " (the plan compiles through distcc hosts)"))
     busybox = find_static_busybox()
     if busybox:
         result.append(Prereq("busybox (static)", True, str(busybox), "busybox-static"))

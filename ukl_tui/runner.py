@@ -842,6 +842,10 @@ class Runner:
             if step.kind == "build":
                 entry["objects"] = st.objects
                 entry["objects_estimate"] = st.objects_total
+            if "DISTCC_LOG" in step.env and st.status != "not-run":
+                from ukl_tui.distcc import step_report
+
+                entry["distcc"] = step_report(step.env)  # hosts, jobs per host, problems
             if step.expected_failure_note:
                 entry["expected_failure"] = bool(st.returncode)
                 entry["expected_failure_note"] = step.expected_failure_note

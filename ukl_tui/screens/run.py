@@ -31,6 +31,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from ukl_tui.diagnose import Diagnosis
+from ukl_tui.distcc import LogWatch, report_lines, step_log
 from ukl_tui.errors import UserError
 from ukl_tui.lines import BOOT_MILESTONES
 from ukl_tui.run_session import (
@@ -191,6 +192,11 @@ class RunScreen(Screen[int]):
         self._prompt = ""
         self._leave_armed = 0.0
         self._internal_error: str | None = None
+        #: The distcc log of each step that compiles through distcc (jobs per host, live).
+        self._distcc: dict[str, LogWatch] = {}
+        for step in self.job.steps:
+            if (log := step_log(step.env)) is not None:
+                self._distcc[step.id] = LogWatch(log)
 
     # ----- layout -------------------------------------------------------------------------
 
@@ -307,6 +313,10 @@ class RunScreen(Screen[int]):
             self._pane_for(event.step_id).note(
                 f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})"
             )
+            if (watch := self._distcc.get(event.step_id)) is not None:
+                # what distcc's own log says of the hosts: jobs each, failures, refusals
+                step = self.state.views[event.step_id].step
+                self._pane_for(event.step_id).note(*report_lines(step.env, watch.poll()))
             if event.step_id == (self.job.boot_step.id if self.job.boot_step else None):
                 self._set_prompt("")
         elif isinstance(event, Located):
@@ -361,6 +371,17 @@ class RunScreen(Screen[int]):
     def _tick(self) -> None:
         if self.state.running and self.session is not None:
             self._refresh_status()
+            if self._distcc:
+                self._refresh_titles()
+
+    def _distcc_jobs(self, step_id: str | None = None) -> str:
+        """`` · distcc: HOST N, ...`` for the running (or last started) distcc step."""
+        started = [i for i, v in self.state.views.items() if v.status != "pending"]
+        ids = [step_id] if step_id else [i for i in reversed(started) if i in self._distcc]
+        if not ids or ids[0] not in self._distcc:
+            return ""
+        step = self.state.views[ids[0]].step
+        return " · " + report_lines(step.env, self._distcc[ids[0]].poll())[0]
 
     def _refresh_all(self) -> None:
         self._refresh_status()
@@ -510,7 +531,7 @@ class RunScreen(Screen[int]):
             title += f" · {current.step.id} ({current.index}/{len(self.job.steps)})"
         elif build_steps and all(v.status == "ok" for v in build_steps):
             title += " · done"
-        self.query_one("#build-title", Static).update(title)
+        self.query_one("#build-title", Static).update(title + self._distcc_jobs())
         boot = self.job.boot_step
         qemu = "QEMU"
         if boot is not None:
