@@ -71,19 +71,28 @@ def e2e(real_tree: Path, ukl_overlay: Path, tmp_path_factory: pytest.TempPathFac
     env = cli_env(base)
     env["CCACHE_DIR"] = str(ccache_dir())
     start = time.monotonic()
+    result = run_plan(plan_file, log_dir, env, HARD_TIMEOUT)
+    seconds = time.monotonic() - start
+    return E2E(result, seconds, base, build_dir, log_dir, plan_file)
+
+
+def run_plan(
+    plan_file: Path, log_dir: Path, env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """One ``ukl-tui run --plan --no-tui`` in the plan's directory (stdout kept beside it)."""
+    base = plan_file.parent
     result = subprocess.run(
         [sys.executable, "-m", "ukl_tui.cli", "run", "--plan", str(plan_file), "--no-tui"]
-        + ["--log-dir", str(log_dir), "--timeout", str(HARD_TIMEOUT - 60)],
+        + ["--log-dir", str(log_dir), "--timeout", str(timeout - 60)],
         cwd=base,
         env=env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=HARD_TIMEOUT,
+        timeout=timeout,
     )
-    seconds = time.monotonic() - start
     (base / "stdout.txt").write_text(result.stdout)
-    return E2E(result, seconds, base, build_dir, log_dir, plan_file)
+    return result
 
 
 def test_builds_and_boots_to_ukl_booted(e2e: E2E, capsys):

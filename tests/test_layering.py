@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FACE = {"app", "screens", "widgets"}
+MINI_DEFCONFIG = "tests/fixtures/mini/arch/x86/configs/x86_64_defconfig"
 #: The wizard's step screens: no screen may import one of them (or the app).
 STEP_SCREENS = {
     f"ukl_tui.screens.{name}"
@@ -59,6 +60,9 @@ def test_core_modules_do_not_import_textual() -> None:
         ["apply", "--tree", "tests/fixtures/mini", "--set", "INET=n", "--dry-run"],
         ["presets"],
         ["check", "--tree", "tests/fixtures/mini", "--no-ukl"],
+        ["diff", MINI_DEFCONFIG, MINI_DEFCONFIG, "--tree", "tests/fixtures/mini"],
+        ["preset", "save", "x", "--tree", "tests/fixtures/mini", "--config", MINI_DEFCONFIG]
+        + ["--dry-run"],
     ],
 )
 def test_commands_run_without_textual(argv: list[str], tmp_path: Path) -> None:

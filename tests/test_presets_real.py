@@ -174,7 +174,7 @@ def test_every_shipped_preset_applies_cleanly(real_tree, ukl_overlay, name) -> N
     ]
     wants_ukl = preset.kconfig().get("UNIKERNEL_LINUX") == "y"
     ctx = Context.for_report(tree, report, wanted_ukl=wants_ukl)
-    assert failing(check(ctx)) == []
+    assert failing(check(ctx), strict=True) == []
 
 
 # ----- rules on real configurations --------------------------------------------------------------
@@ -230,4 +230,4 @@ def test_ukl_makefile_style_config_is_caught_and_fixed(
     assert values(fixed)["UKL_NAME"] == '"/app"'
     assert values(fixed)["UKL_ARCHIVE_PATH"] == '"../app/UKL.a"'
     again = load_tree(real_tree, config=config, overlays=[ukl_overlay])
-    assert failing(check(Context(tree=again, trigger="/app"))) == []
+    assert failing(check(Context(tree=again, trigger="/app")), strict=True) == []

@@ -442,3 +442,20 @@ def test_check_cli_exit_codes_and_json(mini_tree, ukl_overlay, tmp_path, capsys)
     assert "cannot read the initrd" in capsys.readouterr().err
     assert main(base + ["--preset", "qemu-smoke,ukl-base", "--base"]) == 2
     assert "different bases" in capsys.readouterr().err
+
+
+def test_check_warnings_alone_pass_unless_strict(mini_tree, ukl_overlay, capsys) -> None:
+    """Warnings are shown but exit 0; errors exit 1; --strict (CI) fails on warnings too."""
+    base = ["check", "--tree", str(mini_tree), "--overlay", str(ukl_overlay)]
+    base += [f"--set={k}={v}" for k, v in UKL_ON.items() if k != "UKL_TLS"]
+    base += ["--cmdline", "console=ttyS0 clearcpuid=smap,smep", "--qemu-cpu", "max,-smap,-smep"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "warning  ukl-tls:" in out and "0 error(s), 1 warning(s)" in out
+    assert main([*base, "--strict"]) == 1
+    capsys.readouterr()
+    assert main([*base, "--strict", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["ok"] is False
+    assert main([*base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert main([*base, "--set=RANDOMIZE_BASE=y"]) == 1  # an error fails without --strict

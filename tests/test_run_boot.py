@@ -55,6 +55,7 @@ def test_headless_boot_exits_0_at_ukl_booted(bzimage, tmp_path):  # noqa: F811
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     out = result.stdout
     assert "$ cd " in out and "qemu-system-x86_64 -accel tcg -cpu max,-smap,-smep" in out
+    assert " -gdb tcp:127.0.0.1:" in out  # the command shown is the one run, stub included
     for marker in (">>> Linux version", ">>> Run /init", ">>> UKL BOOTED"):
         assert marker in out
     assert out.index(">>> Run /init") < out.index(">>> UKL BOOTED")

@@ -73,8 +73,12 @@ def test_make_project_that_fails_stops_the_chain_and_names_the_error(tmp_path):
     error_no = next(i for i, line in enumerate(build_log, 1) if "error:" in line)
     assert "unit3.c" in build_log[error_no - 1]
     assert f"!!! build:{error_no}: " in out
-    assert "ukl-tui: FAILED: step build failed (exit status 2)" in out
-    assert f"first error (log line {error_no}): " in out
+    # The diagnosis at the end: the first compiler error with its file, its lines, the fix.
+    unit3 = project / "src" / "unit3.c"
+    assert f"ukl-tui: FAILED: step build: C compile error at {unit3}:2: expected" in out
+    assert f"ukl-tui:   evidence: {logs / '02-build.log'}:{error_no - 1}-" in out
+    assert f" {error_no} | src/unit3.c:2:13: error:" in out
+    assert f"ukl-tui:   fix: fix the source at {unit3}:2" in out
     assert f"log: {logs / '02-build.log'}" in out
     # The chain stopped: the program step never ran.
     assert "==> [3/3]" not in out
@@ -82,6 +86,9 @@ def test_make_project_that_fails_stops_the_chain_and_names_the_error(tmp_path):
     summary = json.loads((logs / "summary.json").read_text())
     assert [s["status"] for s in summary["steps"]] == ["ok", "failed", "not-run"]
     assert any("unit3.c" in e for e in summary["errors"])
+    assert summary["diagnosis"]["cause_id"] == "compile-error"
+    assert summary["diagnosis"]["evidence"]["log"] == str(logs / "02-build.log")
+    assert summary["steps"][1]["diagnosis"] == summary["diagnosis"]
 
 
 def test_json_events_and_verdict(tmp_path):

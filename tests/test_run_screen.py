@@ -69,8 +69,11 @@ async def test_failing_build_jump_list_scrolls_to_the_error(tmp_path):
         status = text_of(app, "#run-status")
         assert status.startswith("✗ FAILED") and "3 errors" in status
         verdict = text_of(app, "#run-verdict")
-        assert verdict.startswith("✗ step build failed (exit status 2)")
-        assert "first error (log line" in verdict and "unit3.c" in verdict
+        # The diagnosis in place of the first error line: the cause, the evidence, the fix.
+        unit3 = project / "src" / "unit3.c"
+        assert verdict.startswith(f"✗ step build: C compile error at {unit3}:2: expected")
+        assert "evidence: " in verdict and "02-build.log:" in verdict
+        assert f"fix: fix the source at {unit3}:2" in verdict
         steps = screen.query_one("#run-steps", ChipStrip).chips
         assert steps == [("✓ noise", "green"), ("✗ build", "bold red"), ("○ never", "dim")]
         # The jump list holds gcc's error with its step and line; selecting it scrolls there.
@@ -88,6 +91,16 @@ async def test_failing_build_jump_list_scrolls_to_the_error(tmp_path):
         await pilot.pause(0.1)
         assert log.scroll_y <= y < log.scroll_y + log.size.height
         assert app.focused is log
+        # "d" goes to the diagnosis's evidence, from wherever the pane was.
+        evidence = screen.state.verdict().diagnosis.evidence
+        assert evidence.first <= first.line_no <= evidence.last
+        log.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        assert not log.scroll_y <= y < log.scroll_y + log.size.height
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        top = log.index_of("build", evidence.first)
+        assert log.scroll_y <= top and y < log.scroll_y + log.size.height
 
 
 async def test_wide_side_by_side_narrow_tabs(tmp_path):

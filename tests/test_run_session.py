@@ -101,8 +101,9 @@ async def test_boot_failure_is_explained_with_its_hint(tmp_path):
     session = RunSession(job, tmp_path / "run", stop_after_success=True, panic_grace=0.2)
     verdict = await asyncio.wait_for(session.run(), 30)
     assert not verdict.ok
-    assert verdict.headline.startswith("the boot failed: VFS: Unable to mount root fs")
-    assert any("UKL initrd" in d and "#38" in d for d in verdict.details)
+    assert verdict.headline == "step boot: no root file system: the kernel could not mount one"
+    assert any(d.startswith("fix: ") and "#38" in d for d in verdict.details)
+    assert f"evidence: {tmp_path / 'run' / '01-boot.log'}:2-3" in verdict.details
     assert any(d == "not printed: UKL BOOTED" for d in verdict.details)
 
 
@@ -114,8 +115,10 @@ async def test_silent_boot_is_stopped_headless(tmp_path):
     )
     verdict = await asyncio.wait_for(session.run(), 30)
     assert not verdict.ok
-    assert verdict.headline == "the boot failed: silent for 1 s"
-    assert any(d.startswith("hint: the guest printed nothing") for d in verdict.details)
+    assert verdict.headline == (
+        "step boot: the guest went silent after log line 1: a hang in the kernel or the app"
+    )
+    assert any(d.startswith("fix: ") and "gdb" in d for d in verdict.details)
 
 
 async def test_console_line_reaches_the_guest_and_stays_running_without_stop(tmp_path):
@@ -165,6 +168,7 @@ def test_state_replays_to_the_same_verdict(tmp_path):
     session = RunSession(RunJob(steps=steps), tmp_path / "run", events.append)
     verdict = asyncio.run(session.run())
     assert verdict.headline == "step b failed (exit status 4)"
+    assert verdict.diagnosis is not None and verdict.diagnosis.cause_id == "exit-status"
     assert isinstance(events[-1], RunFinished)
     state = RunState(RunJob(steps=steps))
     for event in events:
@@ -188,3 +192,15 @@ def test_job_checks_and_run_dirs(tmp_path):
     (parent / "not-a-run").mkdir()
     new_run_dir(parent, keep=1)
     assert (parent / "not-a-run").is_dir()  # only run-named directories are ever removed
+
+
+def test_run_dirs_are_bounded_by_the_size_of_their_logs(tmp_path):
+    parent = tmp_path / "runs"
+    made = []
+    for size in (300, 300, 300):  # three runs' logs, oldest first
+        run = new_run_dir(parent, keep=50, keep_bytes=700)
+        (run / "01-build.log").write_bytes(b"x" * size)
+        made.append(run)
+    newest = new_run_dir(parent, keep=50, keep_bytes=700)
+    # The newest runs whose logs fit in 700 bytes stay (two of 300); the oldest goes.
+    assert sorted(p.name for p in parent.iterdir()) == sorted(p.name for p in [*made[1:], newest])

@@ -130,7 +130,7 @@ async def test_the_handlers_come_back_after_the_app_crashed(tmp_path):
 
 
 async def test_the_wizard_holds_the_handlers_while_it_runs():
-    from tests.test_tui_support import make_treeless_app
+    from tests.support.wizard import make_treeless_app
 
     with Previous() as previous:
         app = make_treeless_app()

@@ -19,8 +19,11 @@ from ukl_tui.errors import UserError
 COMMAND_MODULES = (
     "ukl_tui.cli_kconfig",
     "ukl_tui.cli_presets",
+    "ukl_tui.cli_preset_save",
+    "ukl_tui.cli_diff",
     "ukl_tui.cli_plan",
     "ukl_tui.cli_run",
+    "ukl_tui.cli_runs",
 )
 
 

@@ -47,8 +47,10 @@ def register(sub: Any) -> None:
         "--ccache",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="build through ccache (default: when installed; plain trees)",
+        help="compile the kernel through ccache (default: when installed; in a ukl checkout "
+        "only the kernel, not glibc or gcc)",
     )
+    add_distcc_options(src)
     app = p.add_argument_group("application")
     app.add_argument("--app", help="program of the ukl checkout (hello, memcached, ...)")
     app.add_argument("--ukl-a", metavar="FILE", help="a prebuilt UKL.a instead of a program")
@@ -116,6 +118,34 @@ def register(sub: Any) -> None:
 
 
 # ----- plan ---------------------------------------------------------------------------------------
+
+
+def add_distcc_options(group: Any) -> None:
+    """``--distcc [HOSTS]`` and ``--no-distcc`` (``plan`` and ``run --plan`` share them)."""
+    group.add_argument(
+        "--distcc",
+        nargs="?",
+        const="",
+        metavar="HOSTS",
+        help="compile the kernel through distcc on HOSTS, in distcc's syntax "
+        "('host[:port][/limit] ...', 'localhost/2'); -j becomes their total of slots unless "
+        "--jobs is given; without HOSTS: $DISTCC_HOSTS, else ~/.distcc/hosts",
+    )
+    group.add_argument(
+        "--no-distcc", action="store_true", help="build without distcc (drops a plan's hosts)"
+    )
+
+
+def distcc_change(args: argparse.Namespace) -> dict[str, Any]:
+    """The plan change ``--distcc``/``--no-distcc`` ask for (none when neither is given)."""
+    from ukl_tui.distcc import hosts_option
+
+    if args.no_distcc:
+        if args.distcc is not None:
+            raise UserError("give either --distcc or --no-distcc, not both")
+        return {"distcc": None}
+    hosts = hosts_option(args.distcc)
+    return {} if hosts is None else {"distcc": hosts}
 
 
 def _configure_changes(items: list[str]) -> dict[str, Any]:
@@ -192,6 +222,7 @@ def build_plan(args: argparse.Namespace) -> Any:
         changes["init_args"] = tuple(args.init_arg)
     if args.no_default_forwards:
         changes["auto_forwards"] = False
+    changes.update(distcc_change(args))
 
     network = plan.network
     if args.net is not None and args.net != network.mode:
@@ -281,6 +312,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "probe_host": str(built.boot.network.forward_bind),
                 "replan_after": built.replan_after,
                 "warnings": built.warnings,
+                "distcc": [
+                    {"host": p.host.label, "ok": p.ok, "detail": p.detail}
+                    for p in built.compiler.probes
+                ],
                 "conflicts": [c.to_dict() for c in built.conflicts],
                 "plan_file": None if save_to is None else str(save_to),
                 "script": None if script_to is None else str(script_to),

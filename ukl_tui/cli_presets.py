@@ -2,8 +2,8 @@
 
 ``check`` is the rules engine from the command line: it loads the tree and ``.config``,
 applies presets and ``--set`` values in memory only (nothing is written), and reports every
-conflict with its fix. Exit 0 when clean (notes allowed), 1 with errors or warnings, 2 on
-bad input.
+conflict with its fix. Exit 0 when there is no error (warnings and notes are printed),
+1 with errors (with ``--strict``, warnings too: for CI), 2 on bad input.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def register(sub: Any) -> None:
         help="find UKL conflicts (KASLR, PTI, SMAP/SMEP, unquoted strings, ...) with fixes",
         description="Check a configuration (and optionally presets applied in memory, the "
         "kernel command line and QEMU's -cpu value) for everything that silently breaks a UKL "
-        "build or boot. Nothing is written. Exit 0 when clean, 1 with conflicts, 2 on bad input.",
+        "build or boot. Nothing is written. Exit 0 without errors (warnings are shown), 1 with "
+        "errors (and with warnings under --strict), 2 on bad input.",
     )
     add_tree_arguments(check)
     _add_preset_arguments(check)
@@ -56,6 +57,7 @@ def register(sub: Any) -> None:
         default=None,
         help="a UKL kernel is the goal (default: when asked for or the tree defines it)",
     )
+    check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1): for CI")
     check.add_argument("--json", action="store_true", help="machine-readable output")
     check.set_defaults(func=cmd_check)
 
@@ -126,6 +128,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                         "extends": list(p.extends),
                         "chain": list(p.chain),
                         "base": p.base,
+                        "kernel": p.kernel,
                         "kconfig": p.kconfig(),
                         "required": p.required,
                         "boot": {
@@ -147,6 +150,8 @@ def cmd_presets(args: argparse.Namespace) -> int:
             extra = [f"extends {', '.join(p.extends)}"] if p.extends else []
             if p.base:
                 extra.append(f"base {p.base}")
+            if p.kernel:
+                extra.append(f"made on Linux {p.kernel}")
             if p.overrides:
                 extra.append(f"overrides the shipped {p.overrides}")
             tail = f" ({'; '.join(extra)})" if extra else ""
@@ -202,12 +207,12 @@ def _check_context(args: argparse.Namespace) -> tuple[Any, list[str]]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Report conflicts with fixes; exit 1 when there is an error or a warning."""
+    """Report conflicts with fixes; exit 1 on an error (or a warning with ``--strict``)."""
     from ukl_tui.rules import check, failing
 
     context, unchecked = _check_context(args)
     conflicts = check(context)
-    bad = failing(conflicts)
+    bad = failing(conflicts, strict=args.strict)
     if args.json:
         print_json(
             {

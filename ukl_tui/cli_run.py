@@ -30,8 +30,10 @@ from ukl_tui.run_session import (
     StopSignals,
     Verdict,
     new_run_dir,
+    ran_as,
 )
 from ukl_tui.runner import (
+    Located,
     Milestone,
     OutputLines,
     Problem,
@@ -83,7 +85,7 @@ class StreamPrinter:
                 + "\n"
             )
             if step is not None:
-                out.write(self._mark(f"$ {step.shell_line()}", "2") + "\n")
+                out.write(self._mark(f"$ {ran_as(step, event).shell_line()}", "2") + "\n")
         elif isinstance(event, Milestone):
             out.write(self._mark(f">>> {event.key} ({event.elapsed:.1f} s)", "1;32") + "\n")
         elif isinstance(event, Problem):
@@ -117,6 +119,18 @@ class StreamPrinter:
                 self._mark(f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})", sgr)
                 + "\n"
             )
+            step = self.job.step(event.step_id)
+            if step is not None and "DISTCC_LOG" in step.env:
+                from ukl_tui.distcc import report_lines
+
+                jobs, *problems = report_lines(step.env)
+                out.write(self._mark(f"--- {jobs}", "2") + "\n")
+                for line in problems:
+                    out.write(self._mark(f"!!! warning: {line}", "33") + "\n")
+        elif isinstance(event, Located):
+            out.write(self._mark(f">>> where the guest is ({event.reason}):", "1") + "\n")
+            for line in event.report.get("lines", []):
+                out.write(self._mark(f">>>   {line}", "1") + "\n")
         elif isinstance(event, ProbeResult):
             word = "answered" if event.ok else "did not answer"
             sgr = "1;32" if event.ok else "1;31"
@@ -130,7 +144,13 @@ class StreamPrinter:
             self._partial = ""
         word, sgr = ("OK", "1;32") if verdict.ok else ("FAILED", "1;31")
         self.out.write(self._mark(f"ukl-tui: {word}: {verdict.headline}", sgr) + "\n")
-        for line in verdict.details:
+        details = verdict.details
+        if verdict.diagnosis is not None:
+            # The evidence itself, so a CI log shows the cause without opening the step log.
+            details = tuple(verdict.diagnosis.text_lines()[1:]) + tuple(
+                d for d in details if not d.startswith(("evidence: ", "fix: "))
+            )
+        for line in details:
             self.out.write(f"ukl-tui:   {line}\n")
         self.out.write(f"ukl-tui: logs and summary.json in {log_dir}\n")
         self.out.flush()
@@ -161,6 +181,7 @@ class JsonPrinter:
             "exit_code": verdict.exit_code,
             "headline": verdict.headline,
             "details": list(verdict.details),
+            "diagnosis": None if verdict.diagnosis is None else verdict.diagnosis.to_dict(),
             "log_dir": str(log_dir),
         }
         self.out.write(json.dumps(data) + "\n")
@@ -192,6 +213,9 @@ def register(sub: Any) -> None:
         help="stream the output to stdout instead of opening the Run screen (automatic when "
         "stdout is not a terminal)",
     )
+    from ukl_tui.cli_plan import add_distcc_options
+
+    add_distcc_options(p)
     p.add_argument("--json", action="store_true", help="with --no-tui: events as JSON lines")
     p.add_argument("--timeout", type=float, metavar="S", help="stop the whole run after S seconds")
     p.add_argument(
@@ -233,7 +257,19 @@ def _positive(name: str, value: float | None) -> None:
 
 
 def load_job(args: argparse.Namespace) -> RunJob:
-    """The job ``--plan`` or ``--steps`` names."""
+    """The job ``--plan`` or ``--steps`` names (``--distcc`` changes the plan's hosts)."""
+    from ukl_tui.cli_plan import distcc_change
+
+    if args.distcc is not None or args.no_distcc:
+        if not args.plan:
+            raise UserError("--distcc and --no-distcc apply to --plan (steps are fixed)")
+        from dataclasses import replace
+
+        from ukl_tui.plan import Plan
+
+        plan = Plan.load(args.plan)
+        plan = replace(plan, **distcc_change(args))
+        return RunJob.from_built(plan.build(), title=str(plan.source or args.plan))
     if args.plan:
         return RunJob.from_plan_file(args.plan)
     return RunJob.from_steps_file(args.steps)

@@ -141,14 +141,92 @@ def find_static_busybox() -> Path | None:
     return None
 
 
-def _tool(name: str, package: str, why: str = "", optional: bool = False) -> Prereq:
+#: The Debian package of each command a UKL build or boot runs (the one place this is written:
+#: the host checks and the failure diagnosis both read it).
+TOOL_PACKAGES: dict[str, str] = {
+    "gcc": "gcc",
+    "cc": "gcc",
+    "make": "make",
+    "flex": "flex",
+    "bison": "bison",
+    "bc": "bc",
+    "autoconf": "autoconf",
+    "autoreconf": "autoconf",
+    "automake": "automake",
+    "aclocal": "automake",
+    "libtoolize": "libtool",
+    "qemu-system-x86_64": "qemu-system-x86",
+    "busybox": "busybox-static",
+    "gdb": "gdb",
+    "git": "git",
+    "cpio": "cpio",
+    "xz": "xz-utils",
+    "gzip": "gzip",
+    "zstd": "zstd",
+    "lz4c": "lz4",
+    "perl": "perl",
+    "python3": "python3",
+    "hostname": "hostname",
+    "pahole": "dwarves",
+    "openssl": "openssl",
+    "rsync": "rsync",
+    "ccache": "ccache",
+    "distcc": "distcc",
+    "ld": "binutils",
+    "as": "binutils",
+    "objcopy": "binutils",
+    "ar": "binutils",
+    "docker": "docker.io",
+}
+
+#: The Debian package of a header (a path under /usr/include, or a directory prefix of it).
+HEADER_PACKAGES: dict[str, str] = {
+    "openssl/": "libssl-dev",
+    "libelf.h": "libelf-dev",
+    "gelf.h": "libelf-dev",
+    "elfutils/": "libdw-dev",
+    "gmp.h": "libgmp-dev",
+    "mpfr.h": "libmpfr-dev",
+    "mpc.h": "libmpc-dev",
+    "zlib.h": "zlib1g-dev",
+    "zstd.h": "libzstd-dev",
+    "lz4.h": "liblz4-dev",
+    "ncurses.h": "libncurses-dev",
+    "curses.h": "libncurses-dev",
+    "event2/": "libevent-dev",
+    "bfd.h": "binutils-dev",
+    "cap-ng.h": "libcap-ng-dev",
+    "sys/capability.h": "libcap-dev",
+    "stdio.h": "libc6-dev",
+    "stdlib.h": "libc6-dev",
+}
+
+
+def package_for_tool(name: str) -> str:
+    """The Debian package that installs command ``name``, or "" when this module does not know."""
+    return TOOL_PACKAGES.get(name.rsplit("/", 1)[-1], "")
+
+
+def package_for_header(header: str) -> str:
+    """The Debian package that installs ``#include <header>``, or "" when unknown."""
+    if header in HEADER_PACKAGES:
+        return HEADER_PACKAGES[header]
+    for prefix, package in HEADER_PACKAGES.items():
+        if prefix.endswith("/") and header.startswith(prefix):
+            return package
+    return ""
+
+
+def _tool(name: str, why: str = "", optional: bool = False) -> Prereq:
+    package = TOOL_PACKAGES[name]
     path = shutil.which(name)
     if path:
         return Prereq(name, True, path, package, optional)
     return Prereq(name, False, f"{name} not found on PATH{why}", package, optional)
 
 
-def _header(name: str, header: str, package: str) -> Prereq:
+def _header(name: str, header: str) -> Prereq:
+    package = package_for_header(header)
     for root in ("/usr/include", "/usr/local/include", "/usr/include/x86_64-linux-gnu"):
         path = Path(root) / header
         if path.is_file():
@@ -157,12 +235,7 @@ def _header(name: str, header: str, package: str) -> Prereq:
 
 
 def _kconfig_tools() -> list[Prereq]:
-    return [
-        _tool("gcc", "gcc"),
-        _tool("make", "make"),
-        _tool("flex", "flex"),
-        _tool("bison", "bison"),
-    ]
+    return [_tool("gcc"), _tool("make"), _tool("flex"), _tool("bison")]
 
 
 def kconfig_tool_prerequisites() -> list[Prereq]:
@@ -171,20 +244,27 @@ def kconfig_tool_prerequisites() -> list[Prereq]:
     ``ukl-tui verify`` runs it; Debian's gcc only recommends the C library headers, so a
     ``--no-install-recommends`` host can have gcc and still fail on ``<stdio.h>``.
     """
-    return [*_kconfig_tools(), _header("C library headers", "stdio.h", "libc6-dev")]
+    return [*_kconfig_tools(), _header("C library headers", "stdio.h")]
 
 
-def check_prerequisites() -> list[Prereq]:
-    """Everything a UKL build and boot needs from the host, in the order a build needs it."""
+def check_prerequisites(*, distcc: bool = False) -> list[Prereq]:
+    """Everything a UKL build and boot needs from the host, in the order a build needs it.
+
+    ``distcc``: the plan compiles through distcc hosts, so the client is needed too (the
+    daemons run on the hosts, not here).
+    """
     result = [
         *_kconfig_tools(),
-        _tool("bc", "bc"),
-        _header("libelf headers", "libelf.h", "libelf-dev"),
-        _header("openssl headers", "openssl/ssl.h", "libssl-dev"),
-        _tool("autoconf", "autoconf"),
-        _tool("automake", "automake"),
-        _tool("qemu-system-x86_64", "qemu-system-x86"),
+        _tool("bc"),
+        _header("libelf headers", "libelf.h"),
+        _header("openssl headers", "openssl/ssl.h"),
+        _tool("autoconf"),
+        _tool("automake"),
+        _tool("qemu-system-x86_64"),
+        _tool("gdb", " (only needed to locate a panicked or hung kernel)", optional=True),
     ]
+    if distcc:
+        result.append(_tool("distcc", "distcc", " (the plan compiles through distcc hosts)"))
     busybox = find_static_busybox()
     if busybox:
         result.append(Prereq("busybox (static)", True, str(busybox), "busybox-static"))
@@ -196,9 +276,7 @@ def check_prerequisites() -> list[Prereq]:
             else "busybox not found"
         )
         result.append(Prereq("busybox (static)", False, detail, "busybox-static"))
-    result.append(
-        _tool("docker", "docker.io", " (only needed for ukl's own initrd)", optional=True)
-    )
+    result.append(_tool("docker", " (only needed for ukl's own initrd)", optional=True))
     kvm = kvm_usable()
     result.append(
         Prereq(

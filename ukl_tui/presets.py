@@ -12,6 +12,7 @@ The file format (one file per preset, the file name without ``.toml`` is its nam
     summary = "UKL prerequisites ..."   # required, one line
     extends = ["ukl-prereqs"]           # optional; parents first, the file's own values last
     base = "defconfig"                  # optional: defconfig | tinyconfig (fresh trees, --base)
+    kernel = "6.1.192"                  # optional: the kernel a saved preset was made on
 
     [kconfig]                           # plain values: "y" / "n" / "m", strings unquoted,
     RANDOMIZE_BASE = "n"                # integers as numbers or strings, true / false = y / n
@@ -53,9 +54,10 @@ Base = Literal["defconfig", "tinyconfig"]
 BASES: tuple[str, ...] = ("defconfig", "tinyconfig")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9._+-]{0,63}$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _CPU_FLAG_RE = re.compile(r"^(?:[+-][A-Za-z0-9_.-]+|[A-Za-z0-9_.-]+=(?:on|off|true|false))$")
-_TOP_KEYS = ("name", "summary", "extends", "base", "kconfig", "boot")
+_TOP_KEYS = ("name", "summary", "extends", "base", "kernel", "kconfig", "boot")
 _BOOT_KEYS = ("cmdline", "qemu_cpu_flags", "gdb")
 
 
@@ -162,6 +164,7 @@ class _Layer:
     text: str
     extends: tuple[str, ...]
     base: str | None
+    kernel: str | None
     kconfig: dict[str, tuple[str, bool | None, int]]  # name -> (value, required?, line)
     cmdline: tuple[str, ...] | None
     qemu_cpu_flags: tuple[str, ...] | None
@@ -178,6 +181,7 @@ class Preset:
     shipped: bool
     extends: tuple[str, ...] = ()
     base: str | None = None
+    kernel: str | None = None  # the kernel version a saved preset was made on (informative)
     values: Mapping[str, Value] = field(default_factory=dict)
     boot: Boot = field(default_factory=Boot)
     chain: tuple[str, ...] = ()  # every preset that contributed, parents first
@@ -290,6 +294,9 @@ def parse_preset(text: str, source: str, name: str) -> _Layer:
     base = data.get("base")
     if base is not None and base not in BASES:
         raise UserError(f"{at(None, 'base')}: 'base' must be one of {', '.join(BASES)}")
+    kernel = data.get("kernel")
+    if kernel is not None and (not isinstance(kernel, str) or not _VERSION_RE.match(kernel)):
+        raise UserError(f"{at(None, 'kernel')}: 'kernel' must be a version such as \"6.1.192\"")
 
     kconfig_table = data.get("kconfig", {})
     if not isinstance(kconfig_table, dict):
@@ -340,6 +347,7 @@ def parse_preset(text: str, source: str, name: str) -> _Layer:
         text=text,
         extends=tuple(extends),
         base=base,
+        kernel=kernel,
         kconfig=kconfig,
         cmdline=cmdline,
         qemu_cpu_flags=flags,
@@ -383,6 +391,11 @@ def shipped_root() -> Traversable:
         return resources.files(DATA_PACKAGE)
     except ModuleNotFoundError:
         return SOURCE_DIR
+
+
+def valid_name(name: str) -> bool:
+    """A preset name is a plain word: lower-case letters, digits, ``-``, ``.``, ``_``."""
+    return bool(_NAME_RE.match(name)) and not name.endswith(".toml")
 
 
 def user_dir() -> Path:
@@ -475,6 +488,7 @@ class Catalogue:
             shipped=shipped,
             extends=own.extends,
             base=base,
+            kernel=own.kernel,
             values=values,
             boot=Boot(boot.cmdline, boot.qemu_cpu_flags, gdb),
             chain=tuple(order),
@@ -826,7 +840,7 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _line(name: str, value: str, kind: str | None) -> str:
+def fragment_line(name: str, value: str, kind: str | None) -> str:
     """One fragment line; ``kind`` is the Kconfig type, or None to guess from the value."""
     if kind is None:
         if value in ("y", "m", "n"):
@@ -859,7 +873,7 @@ def fragment_text(preset: Preset, tree: Tree | None = None) -> tuple[str, list[V
     missing: list[Value] = []
     for value in preset.values.values():
         if tree is None:
-            out.append(_line(value.name, value.value, None))
+            out.append(fragment_line(value.name, value.value, None))
             for other in other_names(value.name):
                 out.append(f"#   ({other} in other kernels: pass --tree to resolve the name)")
             continue
@@ -870,7 +884,7 @@ def fragment_text(preset: Preset, tree: Tree | None = None) -> tuple[str, list[V
             if value.required:
                 missing.append(value)
             continue
-        out.append(_line(symbol, tree.normalise(symbol, value.value), tree.type_of(symbol)))
+        out.append(fragment_line(symbol, tree.normalise(symbol, value.value), tree.type_of(symbol)))
     return "\n".join(out) + "\n", missing
 
 
@@ -889,6 +903,7 @@ __all__ = [
     "apply_presets",
     "choose_base",
     "combine",
+    "fragment_line",
     "fragment_text",
     "load_presets",
     "merge_boot",
@@ -899,4 +914,5 @@ __all__ = [
     "resolve_name",
     "shipped_root",
     "user_dir",
+    "valid_name",
 ]

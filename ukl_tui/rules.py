@@ -836,9 +836,10 @@ def check(context: Context, rules: Sequence[Rule] | None = None) -> list[Conflic
     return sorted(conflicts, key=lambda c: order[c.severity])
 
 
-def failing(conflicts: Iterable[Conflict]) -> list[Conflict]:
-    """The conflicts that make ``check`` exit 1 (errors and warnings; notes do not)."""
-    return [c for c in conflicts if c.severity != "info"]
+def failing(conflicts: Iterable[Conflict], strict: bool = False) -> list[Conflict]:
+    """The conflicts that make ``check`` exit 1: errors; with ``strict`` (CI) warnings too."""
+    fails = ("error", "warning") if strict else ("error",)
+    return [c for c in conflicts if c.severity in fails]
 
 
 def apply_fixes(context: FixTarget, conflicts: Iterable[Conflict]) -> list[SetResult]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -30,10 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ukl_tui.ccache_stats import counters, difference, step_env, uses_ccache
+from ukl_tui.diagnose import Diagnosis, diagnose_step
 from ukl_tui.errors import UserError
+from ukl_tui.locate import inspect_boot, with_gdb_stub
 from ukl_tui.procs import kill_group, kill_live_groups
 from ukl_tui.runner import (
     Event,
+    Located,
     Milestone,
     OutputLines,
     Problem,
@@ -51,6 +56,8 @@ if TYPE_CHECKING:
 
 #: How many run directories ``runs/`` keeps (the oldest go when a new run starts).
 KEEP_RUNS = 50
+#: And how many bytes of logs at most: a kernel build with V=1 or a chatty guest writes a lot.
+KEEP_BYTES = 2 << 30
 _RUN_DIR_RE = re.compile(r"^\d{8}-\d{6}(?:-\d+)?$")
 
 
@@ -179,8 +186,11 @@ def _run_key(name: str) -> tuple[str, int]:
     return "-".join(parts[:2]), int(parts[2]) if len(parts) > 2 else 1
 
 
-def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
-    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` directory; the oldest runs beyond ``keep`` go.
+def new_run_dir(
+    parent: Path | None = None, keep: int = KEEP_RUNS, keep_bytes: int = KEEP_BYTES
+) -> Path:
+    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` directory; the oldest runs beyond ``keep``, or
+    beyond ``keep_bytes`` of logs in all, go (the newest are kept).
 
     Only directories named like runs are ever removed.
     """
@@ -207,9 +217,28 @@ def new_run_dir(parent: Path | None = None, keep: int = KEEP_RUNS) -> Path:
     else:  # pragma: no cover - a thousand runs in one second
         raise UserError(f"cannot find a free run directory name in {parent}")
     old = [p for _, p in runs if p.is_dir()]
-    for stale in old[: max(0, len(old) + 1 - keep)]:
+    cut = max(0, len(old) + 1 - keep)
+    total = 0
+    for index in range(len(old) - 1, cut - 1, -1):  # newest first, until the cap
+        total += _tree_bytes(old[index])
+        if total > keep_bytes:
+            cut = index + 1
+            break
+    for stale in old[:cut]:
         shutil.rmtree(stale, ignore_errors=True)
     return candidate
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (a run directory: a few logs and a summary)."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
 
 
 # ----- what a run showed ---------------------------------------------------------------------
@@ -244,6 +273,7 @@ class StepView:
     errors: int = 0
     warnings: int = 0
     first_error: Problem | None = None
+    diagnosis: Diagnosis | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +283,8 @@ class Verdict:
     ok: bool
     headline: str
     details: tuple[str, ...] = ()
+    #: Why the failed step failed (cause, evidence, fix), when its log was read.
+    diagnosis: Diagnosis | None = None
 
     @property
     def exit_code(self) -> int:
@@ -276,6 +308,7 @@ class RunState:
         self.milestones: list[Milestone] = []
         self.probes: list[ProbeResult] = []
         self.boot_problems: list[Problem] = []
+        self.located: list[Located] = []
         self.finished: RunFinished | None = None
         self.stop_reason: str | None = None
         self.log_dir: str = ""
@@ -311,6 +344,8 @@ class RunState:
             view.status = event.status
             view.returncode = event.returncode
             view.duration = event.duration
+            if event.diagnosis is not None:
+                view.diagnosis = Diagnosis.from_dict(event.diagnosis)
             if self.current == event.step_id:
                 self.current = None
         elif isinstance(event, RunFinished):
@@ -319,6 +354,8 @@ class RunState:
                 self.log_dir = str(Path(event.summary_path).parent)
         elif isinstance(event, ProbeResult):
             self.probes.append(event)
+        elif isinstance(event, Located):
+            self.located.append(event)
 
     # -- derived ----------------------------------------------------------------------------
 
@@ -387,7 +424,16 @@ class RunState:
         where = f" during step {failed.step.id}" if failed else ""
         boot_errors = [p for p in self.boot_problems if p.severity == "error"]
         stopped = self.stop_reason if self.stop_reason not in (None, "done") else None
-        if failed is not None and failed.step.kind == "boot" and boot_errors:
+        diagnosis = failed.diagnosis if failed is not None and not stopped else None
+        if server and any(not p.ok for p in self.probes):
+            diagnosis = None  # the boot worked; the server's silence is the news
+        # A cause from the table leads; the fallback (an exit status and the log's tail) adds
+        # its evidence to what the runner's error lines say.
+        specific = diagnosis is not None and diagnosis.cause_id != "exit-status"
+        if specific:
+            assert diagnosis is not None
+            headline = f"step {diagnosis.step_id}: {diagnosis.cause}"
+        elif failed is not None and failed.step.kind == "boot" and boot_errors:
             headline = f"the boot failed: {boot_errors[0].text}"
             if boot_errors[0].hint:
                 details.append(f"hint: {boot_errors[0].hint}")
@@ -412,7 +458,7 @@ class RunState:
                 headline += f" (exit status {rc})"
         else:
             headline = f"the run ended: {self.finished.status}"
-        if failed is not None:
+        if failed is not None and not specific:
             if failed.first_error is not None and failed.step.kind != "boot":
                 err = failed.first_error
                 details.append(f"first error (log line {err.line_no}): {err.text}")
@@ -422,13 +468,27 @@ class RunState:
                 for problem in self.boot_problems:
                     if problem.severity != "error" and problem.hint:
                         details.append(f"{problem.text}: {problem.hint}")
-                missing = self.markers_missing(failed.step.id)
-                if missing:
-                    details.append("not printed: " + ", ".join(missing))
-            if failed.log_path:
-                details.append(f"log: {failed.log_path}")
+        if diagnosis is not None:
+            if diagnosis.evidence is not None:
+                details.append(f"evidence: {diagnosis.where()}")
+            details.append(f"fix: {diagnosis.fix}")
+        if failed is not None and failed.step.kind == "boot":
+            missing = self.markers_missing(failed.step.id)
+            if missing:
+                details.append("not printed: " + ", ".join(missing))
+            for located in self.located:
+                if located.step_id == failed.step.id:
+                    said = {f"not located: {n}" for n in (diagnosis.notes if diagnosis else ())}
+                    details += [
+                        f"where ({located.reason}): {line}"
+                        for line in located.report.get("lines", [])
+                        # each vCPU's place, not its backtrace; a missing vmlinux said once
+                        if not line.startswith("  ") and line not in said
+                    ]
+        if failed is not None and failed.log_path:
+            details.append(f"log: {failed.log_path}")
         details.extend(self._probe_lines())
-        return Verdict(False, headline, tuple(details))
+        return Verdict(False, headline, tuple(details), diagnosis)
 
     def booted_line(self, step_id: str) -> str:
         """Which success markers a boot printed, and when the last one came."""
@@ -454,6 +514,13 @@ class RunState:
         return tuple(lines)
 
 
+def ran_as(step: Step, started: StepStarted) -> Step:
+    """The step with the argv it really ran with (the session adds QEMU's gdb stub)."""
+    if started.argv and tuple(started.argv) != step.argv:
+        return dataclasses.replace(step, argv=tuple(started.argv))
+    return step
+
+
 # ----- running -------------------------------------------------------------------------------
 
 
@@ -476,12 +543,21 @@ class RunSession:
         **runner_options: Any,
     ) -> None:
         """Prepare; nothing starts until :meth:`run`."""
+        boot = job.boot_step
+        if boot is not None and "qemu-system" in os.path.basename(boot.argv[0]):
+            # QEMU's gdb stub on a port of its own, so a panic or a hang can be located.
+            staged = dataclasses.replace(boot, argv=with_gdb_stub(boot.argv))
+            job = dataclasses.replace(
+                job, steps=tuple(staged if s is boot else s for s in job.steps)
+            )
         self.job = job
         self.state = RunState(job)
         self.on_event = on_event
         self.stop_after_success = stop_after_success
         self.timeout = timeout
         self.probe_timeout = probe_timeout
+        runner_options.setdefault("diagnose", diagnose_step)
+        runner_options.setdefault("inspect", self._inspect)
         self.runner: Runner = Runner(
             job.steps,
             log_dir,
@@ -491,6 +567,7 @@ class RunSession:
             **runner_options,
         )
         self._probe_task: asyncio.Task[None] | None = None
+        self._ccache_before: dict[str, dict[str, int] | None] = {}
 
     @property
     def log_dir(self) -> Path:
@@ -516,6 +593,15 @@ class RunSession:
     def verdict(self) -> Verdict:
         """See :meth:`RunState.verdict`."""
         return self.state.verdict()
+
+    def locate_now(self) -> None:
+        """Say where the running guest's vCPUs are (a ``Located`` event follows)."""
+        self.runner.inspect_now()
+
+    async def _inspect(self, step: Step, reason: str) -> dict[str, Any] | None:
+        if "qemu-system" not in os.path.basename(step.argv[0]):
+            return None  # a stand-in boot (tests, scripts): nothing to attach to
+        return await asyncio.to_thread(inspect_boot, step.argv, reason)
 
     async def run(self) -> Verdict:
         """Run the job to its end and judge it."""
@@ -546,7 +632,23 @@ class RunSession:
         for pgid in self.runner.live_groups():
             kill_group(pgid, grace=1.0)
 
+    def _measure_ccache(self, event: RunEvent) -> None:
+        """Read ccache's counters around each build step that compiles through it."""
+        if not isinstance(event, StepStarted | StepFinished):
+            return
+        step = self.job.step(event.step_id)
+        if step is None or not uses_ccache(step):
+            return
+        now = counters(step_env(step))
+        if isinstance(event, StepStarted):
+            self._ccache_before[step.id] = now
+            return
+        before = self._ccache_before.pop(step.id, None)
+        if before is not None and now is not None:
+            self.runner.annotate(step.id, "ccache", difference(before, now))
+
     def _event(self, event: RunEvent) -> None:
+        self._measure_ccache(event)
         self.state.add(event)
         if self.on_event is not None:
             self.on_event(event)

@@ -21,7 +21,7 @@ import codecs
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -111,12 +111,30 @@ class Problem:
 
 @dataclass(frozen=True)
 class StepFinished:
-    """A step ended; ``returncode`` is negative for a signal and None if it never started."""
+    """A step ended; ``returncode`` is negative for a signal and None if it never started.
+
+    ``diagnosis`` is why a failed or timed-out step failed (``Diagnosis.to_dict()``), when the
+    Runner was given a ``diagnose`` function.
+    """
 
     step_id: str
     returncode: int | None
     duration: float
     status: StepStatus
+    diagnosis: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a stuck or crashed guest's vCPUs were (``inspect``'s answer, as JSON data).
+
+    ``reason`` is what triggered the look: ``panic`` (a fatal console line or an oops),
+    ``silent`` (the boot watchdog) or ``asked`` (the user).
+    """
+
+    step_id: str
+    reason: str
+    report: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -128,7 +146,22 @@ class RunFinished:
     failed_step: str | None
 
 
-Event = StepStarted | OutputLines | Milestone | Progress | Problem | StepFinished | RunFinished
+#: ``diagnose(log_path, step, returncode, stopped_because)``: a failed step's diagnosis as data.
+Diagnose = Callable[[Path, Step, int | None, str | None], dict[str, Any] | None]
+
+#: ``inspect(step, reason)``: look inside a running boot (gdb on QEMU's stub) before it is killed.
+Inspect = Callable[[Step, str], Awaitable[dict[str, Any] | None]]
+
+Event = (
+    StepStarted
+    | OutputLines
+    | Milestone
+    | Progress
+    | Problem
+    | StepFinished
+    | Located
+    | RunFinished
+)
 
 #: Problems kept per step (a broken build can print millions of error lines).
 _MAX_PROBLEMS = 1000
@@ -167,6 +200,10 @@ class _StepState:
     returncode: int | None = None
     status: str = "not-run"
     duration: float = 0.0
+    diagnosis: dict[str, Any] | None = None
+    inspect_task: asyncio.Task[None] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+    located: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Runner:
@@ -192,11 +229,17 @@ class Runner:
         artifacts: Mapping[str, str] | None = None,
         history: Sequence[Path] | None = None,
         env: Mapping[str, str] | None = None,
+        diagnose: Diagnose | None = None,
+        inspect: Inspect | None = None,
+        inspect_timeout: float = 90.0,
     ) -> None:
         """Prepare a run; nothing starts until ``run()``.
 
         ``history`` are earlier run directories whose logs estimate build progress (default:
-        the siblings of ``log_dir``); ``env`` replaces the inherited environment.
+        the siblings of ``log_dir``); ``env`` replaces the inherited environment;
+        ``diagnose`` reads a failed step's log once it is closed (``diagnose.diagnose_step``;
+        passed in so reading output stays above the process layer); ``inspect`` looks into a
+        boot that panicked, oopsed or went silent, and a kill waits for it (``inspect_timeout``).
         """
         ids = [s.id for s in steps]
         if len(set(ids)) != len(ids):
@@ -214,6 +257,9 @@ class Runner:
         self.artifacts = dict(artifacts or {})
         self.history = history
         self.env = dict(os.environ if env is None else env)
+        self.diagnose = diagnose
+        self.inspect = inspect
+        self.inspect_timeout = inspect_timeout
         self.errors: list[str] = []
         self.status = "pending"
         self._states = [
@@ -371,8 +417,30 @@ class Runner:
             st.log.close()
             st.duration = time.monotonic() - st.started
             self._current = None
-            self._emit(StepFinished(step.id, st.returncode, st.duration, st.status))  # type: ignore[arg-type]
+            task = st.inspect_task
+            if task is not None and not task.done():
+                if st.status == "cancelled":
+                    task.cancel()
+                else:  # QEMU ended while gdb looked: its answer (or error) comes quickly
+                    await asyncio.wait({task}, timeout=self.inspect_timeout)
+            if st.status in ("failed", "timeout") and self.diagnose is not None:
+                await self._diagnose(st)
+            self._emit(
+                StepFinished(step.id, st.returncode, st.duration, st.status, st.diagnosis)  # type: ignore[arg-type]
+            )
             self._write_summary()
+
+    async def _diagnose(self, st: _StepState) -> None:
+        """Read the closed log in a worker thread (a 200,000-line log takes a fraction of a
+        second, which the display should not wait for); a broken diagnosis is an error note.
+        """
+        assert self.diagnose is not None and self._loop is not None
+        try:
+            st.diagnosis = await self._loop.run_in_executor(
+                None, self.diagnose, st.log_path, st.step, st.returncode, st.stop_reason
+            )
+        except Exception as exc:  # the run must end cleanly whatever the log holds
+            self.errors.append(f"{st.step.id}: diagnosis failed: {exc!r}")
 
     async def _spawn_and_watch(self, st: _StepState) -> None:
         step = st.step
@@ -494,6 +562,7 @@ class Runner:
                     "and a serial driver; under TCG a big kernel is slow but not this slow",
                 )
                 self._flush(st)
+                self._start_inspect(st, "silent")
                 if self.kill_on_silence:
                     self._request_stop(st, "silent")
 
@@ -558,7 +627,54 @@ class Runner:
             return
         assert st.pgid is not None
         st.stop_reason = reason
-        st.kill_task = asyncio.ensure_future(terminate_group(st.pgid, self.kill_grace))
+        if reason in ("fatal", "silent") and st.inspect_task is not None:
+            st.kill_task = asyncio.ensure_future(self._terminate_after_inspect(st, st.pgid))
+        else:
+            st.kill_task = asyncio.ensure_future(terminate_group(st.pgid, self.kill_grace))
+
+    def annotate(self, step_id: str, key: str, value: Any) -> None:
+        """Add a fact about a step to its summary entry (written with the next summary)."""
+        for st in self._states:
+            if st.step.id == step_id:
+                st.notes[key] = value
+
+    def inspect_now(self) -> None:
+        """Look into the running boot now (a key in the Run screen); thread-safe."""
+
+        def start() -> None:
+            st = self._current
+            if st is not None and st.step.kind == "boot":
+                self._start_inspect(st, "asked", again=True)
+
+        self._call_in_loop(start)
+
+    def _start_inspect(self, st: _StepState, reason: str, again: bool = False) -> None:
+        """Start ``inspect`` once per step (``again`` for the user's repeated asks)."""
+        if self.inspect is None or st.proc is None or st.proc.returncode is not None:
+            return
+        if st.inspect_task is not None and (not again or not st.inspect_task.done()):
+            return
+        st.inspect_task = asyncio.ensure_future(self._inspect(st, reason))
+
+    async def _inspect(self, st: _StepState, reason: str) -> None:
+        assert self.inspect is not None
+        try:
+            report = await asyncio.wait_for(self.inspect(st.step, reason), self.inspect_timeout)
+        except TimeoutError:
+            report = {"error": f"no answer within {self.inspect_timeout:g} s"}
+        except Exception as exc:  # a failed look must not keep QEMU alive or break the run
+            report = {"error": repr(exc)}
+        if report is None:
+            return
+        st.located.append({"reason": reason, **report})
+        self._flush(st)
+        self._emit(Located(st.step.id, reason, report))
+
+    async def _terminate_after_inspect(self, st: _StepState, pgid: int) -> None:
+        """Kill the guest only once the look inside it is done (it is bounded by its timeout)."""
+        if st.inspect_task is not None:
+            await asyncio.wait({st.inspect_task}, timeout=self.inspect_timeout + 5)
+        await terminate_group(pgid, self.kill_grace)
 
     def _write_stdin(self, st: _StepState, data: bytes) -> None:
         proc = st.proc
@@ -623,6 +739,7 @@ class Runner:
             if failure is not None:
                 self._problem(st, "error", st.line_no, plain, failure.hint)
                 st.failure_seen = True
+                self._start_inspect(st, "panic")
                 if failure.fatal and st.stop_reason is None and self._loop is not None:
                     self._loop.call_later(self.panic_grace, self._request_stop, st, "fatal")
         else:
@@ -725,11 +842,20 @@ class Runner:
             if step.kind == "build":
                 entry["objects"] = st.objects
                 entry["objects_estimate"] = st.objects_total
+            if "DISTCC_LOG" in step.env and st.status != "not-run":
+                from ukl_tui.distcc import step_report
+
+                entry["distcc"] = step_report(step.env)  # hosts, jobs per host, problems
             if step.expected_failure_note:
                 entry["expected_failure"] = bool(st.returncode)
                 entry["expected_failure_note"] = step.expected_failure_note
             if st.stop_reason:
                 entry["stopped_because"] = st.stop_reason
+            if st.diagnosis is not None:
+                entry["diagnosis"] = st.diagnosis
+            if st.located:
+                entry["located"] = st.located
+            entry.update(st.notes)
             steps.append(entry)
         errors = [p["text"] for st in self._states for p in st.problems if p["severity"] == "error"]
         return {
@@ -741,6 +867,7 @@ class Runner:
             "artifacts": self.artifacts,
             "steps": steps,
             "errors": errors[:200],
+            "diagnosis": next((st.diagnosis for st in self._states if st.diagnosis), None),
             "runner_errors": self.errors,
         }
 

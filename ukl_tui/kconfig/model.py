@@ -391,16 +391,24 @@ class Tree:
 
     def load_config(self, path: Path) -> None:
         """Load a ``.config`` strictly: garbage lines are an error and nothing is changed."""
+        dot = self.load_values(path)
+        self.load_warnings = [w for w in self.kconf.warnings if "malformed string" not in w]
+        self.dotconfig = dot
+        self.loaded_from = path.absolute()
+        self.mark_saved(_read_text(path))
+
+    def load_values(self, path: Path) -> DotConfig:
+        """Only the values of a ``.config``, checked as ``load_config`` checks them: what it
+        was loaded from and saved as stay as they were (a base to compare with, not a file
+        the session now edits).
+        """
         dot = read_dotconfig(path)
         dot.require_clean()
         self._check_values(dot)
         self.kconf.warnings.clear()
         self.kconf.load_config(str(path), replace=True)
-        self.load_warnings = [w for w in self.kconf.warnings if "malformed string" not in w]
-        self.dotconfig = dot
-        self.loaded_from = path.absolute()
         self._apply_transitional(dot)
-        self.mark_saved(_read_text(path))
+        return dot
 
     def _check_values(self, dot: DotConfig) -> None:
         """Values of the wrong type for a known symbol are garbage too (unquoted strings aside:

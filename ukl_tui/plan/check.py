@@ -48,6 +48,8 @@ class PlanChecks:
             check_text("initrd path", str(path))
             if not path.is_file():
                 raise UserError(f"initrd {path} does not exist (or use 'minimal')")
+        if self.ccache and shutil.which("ccache") is None:
+            raise UserError("ccache was asked for but is not installed (Debian: ccache)")
         if self.accel not in ACCELS:
             raise UserError(f"accelerator {self.accel!r} is not one of {', '.join(ACCELS)}")
         if ws.is_ukl:
@@ -65,11 +67,6 @@ class PlanChecks:
                         "is made by ukl's Makefile from its saveconfig, and ukl's make builds "
                         "the kernel without overlays"
                     )
-            if self.ccache:
-                raise UserError(
-                    "ccache applies to plain kernel trees: ukl's Makefile runs the kernel build "
-                    "itself (a CC= on its command line would reach glibc and gcc too)"
-                )
         else:
             unclean = kernel_tree_unclean(ws.root)
             if unclean is not None:
@@ -80,8 +77,6 @@ class PlanChecks:
                 )
             if self.initrd == "ukl":
                 raise UserError("initrd 'ukl' is ukl's ukl-initrd.cpio.xz: a plain tree has none")
-            if self.ccache and shutil.which("ccache") is None:
-                raise UserError("ccache was asked for but is not installed (Debian: ccache)")
 
     def _checked_edits(self, model: Tree | None, ws: Workspace) -> dict[str, str]:
         """Hand edits validated against the tree (name, type, range); canonical values."""

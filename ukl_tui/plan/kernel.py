@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ukl_tui.plan.common import ARCH, BUILD_ENV, apply_argv, check_make_path
+from ukl_tui.plan.compiler import Compiler
 from ukl_tui.steps import Step
 
 if TYPE_CHECKING:
@@ -25,14 +25,15 @@ def kernel_steps(
     overlays: Sequence[Path],
     presets: Sequence[str],
     base: str | None,
-    ccache: bool | None,
+    compiler: Compiler,
     jobs: int,
 ) -> tuple[list[Step], Path]:
     """A plain tree's steps: build directory, ukl-tui's .config, olddefconfig, bzImage.
 
     The build goes to ``O=build_dir`` (the sources stay clean); ``sets`` are the values
     ukl-tui writes (the application's, then the user's edits). Returns the steps and where
-    the bzImage will be.
+    the bzImage will be. ``compiler`` says whether the compiles go through ccache and/or
+    distcc (:mod:`.compiler`).
     """
     src = ws.root
     cwd = str(build_dir)
@@ -73,29 +74,23 @@ def kernel_steps(
         # at the same path (named by a hash of its content) before make reads it.
         check_make_path("overlay wrapper", Path(model.top))
         make.append(f"KBUILD_KCONFIG={model.top}")
-    use_ccache = ccache if ccache is not None else shutil.which("ccache") is not None
-    if use_ccache:
-        # The same CC for olddefconfig and the build: kbuild re-runs syncconfig when the
-        # compiler it configured with changes, and CC_VERSION_TEXT must stay identical.
-        make.append("CC=ccache gcc")
+    make += compiler.make_vars()
     steps.append(
-        Step(
-            id="olddefconfig",
-            title="Let the kernel's own tools settle the .config (make olddefconfig)",
-            argv=(*make, "olddefconfig"),
-            cwd=cwd,
-            env={},
-            kind="prep",
-            timeout=600,
+        compiler.olddefconfig_step(
+            "olddefconfig",
+            "Let the kernel's own tools settle the .config (make olddefconfig)",
+            make,
+            cwd,
         )
     )
+    steps += compiler.log_steps(cwd, make_dir=False)
     steps.append(
         Step(
             id="bzImage",
-            title=f"Build the kernel (make -j{jobs} bzImage)",
+            title=f"Build the kernel (make -j{jobs} bzImage){compiler.describe()}",
             argv=(*make, f"-j{jobs}", "bzImage"),
             cwd=cwd,
-            env=dict(BUILD_ENV),
+            env={**BUILD_ENV, **compiler.env()},
             kind="build",
             timeout=None,
         )

@@ -41,6 +41,7 @@ from ukl_tui.plan.common import (
     configure_default,
     default_build_dir,
 )
+from ukl_tui.plan.compiler import Compiler, choose_compiler
 from ukl_tui.plan.initrd import initrd_steps
 from ukl_tui.plan.kernel import kernel_steps
 from ukl_tui.plan.tomlfile import PlanFile
@@ -81,6 +82,8 @@ class Built:
     #: What the conflict rules find in the plan's wanted values, command line, CPU flags,
     #: network, configure options and initrd (ukl_tui.rules.Conflict, errors first).
     conflicts: list[Any] = field(default_factory=list)
+    #: How the kernel compiles: ccache, the distcc hosts that answered, every host's probe.
+    compiler: Compiler = field(default_factory=Compiler)
 
 
 @dataclass
@@ -95,7 +98,9 @@ class Plan(PlanFile, PlanChecks):
     ``ccache`` None "when installed". The kernel command line is the presets' (or the
     default one) without the parameters in ``remove`` (words, or ``name=`` prefixes), then
     ``append``; QEMU's CPU flags are the presets' (or the default ones) with ``cpu_flags``
-    set on top: :meth:`boot_spec`.
+    set on top: :meth:`boot_spec`. ``distcc`` is a distcc host list (:mod:`ukl_tui.distcc`;
+    None: no distcc), kept on one line; with it and ``jobs`` None, ``-j`` is the slots of the
+    hosts that answer the probe.
     """
 
     tree: Path
@@ -120,6 +125,7 @@ class Plan(PlanFile, PlanChecks):
     build_dir: Path | None = None
     jobs: int | None = None
     ccache: bool | None = None
+    distcc: str | None = None
     source: Path | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +146,15 @@ class Plan(PlanFile, PlanChecks):
         self.cpu_flags = tuple(self.cpu_flags)
         self.init_args = tuple(self.init_args)
         self.edits = {k.removeprefix("CONFIG_"): v for k, v in self.edits.items()}
+        if self.distcc is not None:
+            # One line as DISTCC_HOSTS takes it (a hosts file has lines and comments); a bad
+            # list is kept as given so build() names the problem.
+            from ukl_tui.distcc import parse_hosts
+
+            try:
+                self.distcc = parse_hosts(self.distcc).spec() if self.distcc.strip() else None
+            except UserError:
+                pass
 
     # ----- derived values --------------------------------------------------------------
 
@@ -258,13 +273,15 @@ class Plan(PlanFile, PlanChecks):
         tree: Tree | None = None,
         *,
         check_ports: bool = True,
+        probe_hosts: bool = True,
     ) -> Built:
         """Check every choice and turn the plan into steps; the first bad input raises.
 
         ``kvm`` is the accelerator verdict (default: :func:`ukl_tui.host.kvm_usable` now);
         ``tree`` a Kconfig model the caller already has loaded (the TUI's), reused when it is
         this plan's tree with the same overlays. ``check_ports`` binds each forwarded host
-        port briefly to see that it is free.
+        port briefly to see that it is free; ``probe_hosts`` asks each distcc host first
+        (without it every listed host is used).
         """
         ws = self.workspace()
         warnings: list[str] = []
@@ -330,9 +347,21 @@ class Plan(PlanFile, PlanChecks):
         )
 
         sets = {**effects, **edits}
+        compiler = choose_compiler(
+            self.ccache, self.distcc, build_dir, warnings, probe_hosts=probe_hosts
+        )
+        if self.jobs is None and compiler.distcc is not None:
+            jobs = min(compiler.distcc.slots, 1024)  # distcc -j: the answering hosts' slots
         if ws.is_ukl:
             steps, kernel, old_app = ukl_steps(
-                ws, app, opts, sets, presets=self.presets, jobs=self.resolved_jobs()
+                ws,
+                app,
+                opts,
+                sets,
+                presets=self.presets,
+                jobs=jobs,
+                compiler=compiler,
+                warnings=warnings,
             )
         else:
             steps, kernel = kernel_steps(
@@ -344,8 +373,8 @@ class Plan(PlanFile, PlanChecks):
                 overlays=self.overlays,
                 presets=self.presets,
                 base=self.base,
-                ccache=self.ccache,
-                jobs=self.resolved_jobs(),
+                compiler=compiler,
+                jobs=jobs,
             )
             old_app = None
         initrd, more = initrd_steps(self.initrd, ws, app, old_app, build_dir, trigger, warnings)
@@ -412,6 +441,7 @@ class Plan(PlanFile, PlanChecks):
             if ws.is_ukl and kernel_model is None and steps[0].id == "submodules"
             else None,
             conflicts=conflicts,
+            compiler=compiler,
         )
 
     def _conflicts(

@@ -176,6 +176,7 @@ class PlanFile:
         data["build_dir"] = p(self.build_dir)
         data["jobs"] = self.jobs
         data["ccache"] = self.ccache
+        data["distcc"] = self.distcc
         data["edits"] = dict(self.edits)
         app: dict[str, Any] = {"name": self.app, "ukl_a": p(self.ukl_a)}
         for name in _CONFIGURE_FIELDS:
@@ -252,6 +253,7 @@ class PlanFile:
                 "build_dir",
                 "jobs",
                 "ccache",
+                "distcc",
                 "edits",
                 "app",
                 "network",
@@ -272,6 +274,14 @@ class PlanFile:
         if jobs is not None and not 1 <= jobs <= 1024:
             raise top.error("jobs", f"expected 1 to 1024, not {jobs}")
         ccache = top.get("ccache", bool, "true or false", None)
+        distcc = top.text("distcc")
+        if distcc is not None:
+            from ukl_tui.distcc import parse_hosts
+
+            try:
+                distcc = parse_hosts(distcc).spec()
+            except UserError as exc:
+                raise top.error("distcc", exc.message) from None
         edits_reader = top.sub("edits")
         edits: dict[str, str] = {}
         for name, value in edits_reader.table.items():
@@ -353,6 +363,7 @@ class PlanFile:
             build_dir=path(top.text("build_dir")),
             jobs=jobs,
             ccache=ccache,
+            distcc=distcc,
         )
 
 

@@ -1,4 +1,16 @@
-"""The recipe for a ukl checkout: submodules, configure, glibc, ukl's linux/.config, make."""
+"""The recipe for a ukl checkout: submodules, configure, glibc, ukl's linux/.config, make.
+
+ccache and distcc reach only the kernel. ukl's Makefile builds everything from one ``make``:
+gcc and libgcc (their own configure picks their compilers, and the stage-1 gcc compiles
+libgcc), glibc (configured with its own ``CC`` and ``CFLAGS``), the program's UKL.a, and the
+kernel as ``$(MAKE) -C linux olddefconfig O=...`` then ``$(MAKE) -C linux WERROR=0 O=...``.
+A ``CC=`` on that top-level command line would be passed down to every sub-make and replace
+glibc's and gcc's own compilers, so it is never given there. Instead, when the kernel's
+compiles are wrapped (:mod:`.compiler`), the build is split where ukl's recipe already is:
+``make UKL.a`` (gcc, glibc, the program: untouched), the two kernel makes run by ukl-tui with
+the same arguments plus ``CC=``, then ``make vmlinuz``, which finds the bzImage newer than
+linux/.config and UKL.a and only copies it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ukl_tui.apps import App, ConfigureOptions, app_change_steps, configure_argv, has_make_target
 from ukl_tui.plan.common import GLIBC_NOTE, apply_argv, configured_app
+from ukl_tui.plan.compiler import Compiler
 from ukl_tui.steps import Step
 
 if TYPE_CHECKING:
@@ -22,6 +35,8 @@ def ukl_steps(
     *,
     presets: Sequence[str],
     jobs: int,
+    compiler: Compiler,
+    warnings: list[str],
 ) -> tuple[list[Step], Path, App | None]:
     """A ukl checkout's steps, in the order of ukl's Makefile (see :mod:`ukl_tui.plan`).
 
@@ -129,6 +144,16 @@ def ukl_steps(
             timeout=600,
         )
     )
+    if compiler.wraps and all(
+        has_make_target(root, t) for t in ("UKL.a", "linux/arch/x86/boot/bzImage", "vmlinuz")
+    ):
+        steps += _split_build(root, jobs, compiler)
+        return steps, root / "vmlinuz", old_app
+    if compiler.wraps:
+        warnings.append(
+            "this checkout's Makefile has no separate UKL.a, kernel and vmlinuz targets: "
+            f"the kernel builds with ukl's plain make, not{compiler.describe()}"
+        )
     target = ["vmlinuz"] if has_make_target(root, "vmlinuz") else []
     steps.append(
         Step(
@@ -143,6 +168,52 @@ def ukl_steps(
         )
     )
     return steps, root / "vmlinuz", old_app
+
+
+def _split_build(root: Path, jobs: int, compiler: Compiler) -> list[Step]:
+    """The build in ukl's own stages, the kernel's make with a compiler of its own (see above)."""
+    cwd = str(root)
+    linux = str(root / "linux")
+    make = ["make", "-C", linux, f"O={linux}", *compiler.make_vars()]
+    env = compiler.env()
+    return [
+        Step(
+            id="build",
+            title=f"Build gcc, glibc and the application's UKL.a (make -j{jobs} UKL.a; with "
+            "their own compilers: a CC= here would replace glibc's and gcc's)",
+            argv=("make", f"-j{jobs}", "UKL.a"),
+            cwd=cwd,
+            env={},
+            kind="build",
+            timeout=None,
+        ),
+        compiler.olddefconfig_step(
+            "kernel-config",
+            "Let the kernel's own tools settle linux/.config (ukl's olddefconfig)",
+            make,
+            cwd,
+        ),
+        *compiler.log_steps(cwd, make_dir=True),
+        Step(
+            id="kernel",
+            title=f"Build the kernel with UKL.a (ukl's make WERROR=0 -j{jobs})"
+            f"{compiler.describe()}",
+            argv=(*make, "WERROR=0", f"-j{jobs}"),
+            cwd=cwd,
+            env=env,
+            kind="build",
+            timeout=None,
+        ),
+        Step(
+            id="vmlinuz",
+            title="Copy the bzImage to vmlinuz (make vmlinuz: everything else is up to date)",
+            argv=("make", "vmlinuz"),
+            cwd=cwd,
+            env={},
+            kind="prep",
+            timeout=600,
+        ),
+    ]
 
 
 # ----- initrd --------------------------------------------------------------------------

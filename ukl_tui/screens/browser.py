@@ -57,6 +57,7 @@ class BrowserScreen(Screen[None]):
         Binding("ctrl+y", "redo", "Redo", show=False),
         Binding("d", "diff", "Diff"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("p", "save_preset", "Save as preset"),
         Binding("c", "conflicts", "Conflicts"),
         Binding("i", "toggle_info", "Info", show=False),
     ]
@@ -383,6 +384,12 @@ class BrowserScreen(Screen[None]):
         app saves and says so).
         """
         self.post_message(SaveConfig())
+
+    def action_save_preset(self) -> None:
+        """p: Save as preset... what you chose (not what follows), as a preset of your own."""
+        from ukl_tui.screens.save_preset import SavePresetScreen
+
+        self.app.push_screen(SavePresetScreen.for_session(self.session))
 
     # ----- conflicts ------------------------------------------------------------------
 

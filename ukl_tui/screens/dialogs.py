@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
 
 from ukl_tui.errors import UserError
 
@@ -137,4 +137,24 @@ class AskValue(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         """Escape: keep the old value."""
+        self.dismiss(None)
+
+
+class SymbolList(ModalScreen[str | None]):
+    """A modal list of symbols (option ids are symbol names): Enter returns the highlighted
+    one for the caller to jump to, Escape returns None. Subclasses compose the list.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+
+    def on_mount(self) -> None:
+        """The list has focus."""
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_close(self) -> None:
+        """Escape."""
         self.dismiss(None)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ukl_tui.errors import UserError
 from ukl_tui.kconfig import Change, Tree
 from ukl_tui.paths import display_path
+from ukl_tui.screens.dialogs import SymbolList
 
 
 def change_line(change: Change, width: int) -> Content:
@@ -30,7 +30,7 @@ def change_line(change: Change, width: int) -> Content:
     )
 
 
-class DiffScreen(ModalScreen[str | None]):
+class DiffScreen(SymbolList):
     """The differences; Enter jumps to the symbol, Escape closes.
 
     Listed: every symbol whose value differs from the saved .config as Kconfig reads it
@@ -39,7 +39,7 @@ class DiffScreen(ModalScreen[str | None]):
     saving writes, though none of those values changed.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("o", "compare", "Compare with a file")]
 
     def __init__(self, tree: Tree, changes: list[Change], **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -66,20 +66,27 @@ class DiffScreen(ModalScreen[str | None]):
                 )
             if count:
                 text += " Enter jumps to a symbol; Esc closes."
+            text += " o compares with any other .config."
             yield Static(text, classes="muted")
             width = min(40, max((len(c.name) for c in self.changes), default=10) + 2)
             yield OptionList(
                 *(Option(change_line(c, width), id=c.name) for c in self.changes), id="diff-list"
             )
 
-    def on_mount(self) -> None:
-        """The list has focus."""
-        self.query_one(OptionList).focus()
+    def action_compare(self) -> None:
+        """o: ask for a file, then compare it with the current values (choices and reasons)."""
+        from ukl_tui.screens.compare import ask_file
 
-    @on(OptionList.OptionSelected)
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self.app.push_screen(ask_file(), self._compare)
 
-    def action_close(self) -> None:
-        """Escape."""
-        self.dismiss(None)
+    def _compare(self, text: str | None) -> None:
+        from ukl_tui.screens.compare import CompareScreen
+
+        if not text:
+            return
+        try:
+            screen = CompareScreen(self.model, text)
+        except UserError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        self.app.push_screen(screen, lambda name: name and self.dismiss(name))

@@ -1,5 +1,7 @@
 """Network and boot: how the guest is reached and how QEMU runs it, checked as you type.
 
+A Build section beside Boot takes the distcc hosts and ``-j`` (:mod:`ukl_tui.widgets.build`).
+
 Every check is the boot module's: ``NetworkSpec`` parses and validates addresses, prefixes,
 gateways and forwards (user networking's 10.0.2.0/24, the bridge subnet under user mode as
 an error, duplicate or busy host ports), ``BootSpec`` the memory, CPUs, kernel parameters
@@ -25,6 +27,7 @@ from textual.widgets import Checkbox, Footer, Input, Label, RadioButton, RadioSe
 from ukl_tui.errors import UserError
 from ukl_tui.plan import BOOT_TABLE, Plan
 from ukl_tui.session import STEPS, Session
+from ukl_tui.widgets.build import BuildFields
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
@@ -38,7 +41,7 @@ INITRD_CHOICES = [
     ("file", "a file…"),
 ]
 #: The plan's choices this step edits (Ctrl+R puts back the plan's defaults for them).
-FIELDS = ("network", "auto_forwards", *BOOT_TABLE)
+FIELDS = ("network", "auto_forwards", *BOOT_TABLE, "distcc", "jobs")
 MODES = [
     ("user", "User networking (port forwards)"),
     ("tap", "Tap on a bridge (root)"),
@@ -146,6 +149,8 @@ class NetworkScreen(Screen[None]):
                     yield Input(placeholder="e.g. loglevel=7", id="boot-append", compact=True)
                     yield Label("Application arguments (after --, one word each)")
                     yield Input(id="boot-init-args", compact=True)
+                    yield Static("Build", classes="panel-title")
+                    yield BuildFields(id="build-fields")
         yield Static("", id="net-result")
         yield Footer(compact=True)
 
@@ -185,6 +190,7 @@ class NetworkScreen(Screen[None]):
             )
             self.query_one("#boot-append", Input).value = " ".join(plan.append)
             self.query_one("#boot-init-args", Input).value = " ".join(plan.init_args)
+            self.query_one(BuildFields).set_values(plan.distcc, plan.jobs)
         finally:
             self._loading = False
         self.check()
@@ -256,6 +262,10 @@ class NetworkScreen(Screen[None]):
             )
             boot = plan.boot_spec(session.asked.boot)
             boot.validate(check_ports=False)
+            build = self.query_one(BuildFields)
+            if build.problem:
+                raise UserError(build.problem)
+            plan = replace(plan, distcc=build.hosts, jobs=build.jobs)
         except UserError as exc:
             self.problem = exc.message
             lines.append(Content.assemble(("✗ ", "$error"), (exc.message, "$error")))

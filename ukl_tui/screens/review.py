@@ -57,6 +57,7 @@ class ReviewScreen(Screen[None]):
         Binding("f", "fix", "Fix"),
         Binding("y", "copy", "Copy commands"),
         Binding("ctrl+s", "save_config", "Save .config"),
+        Binding("p", "save_preset", "Save as preset"),
         Binding("ctrl+w", "save_plan", "Save plan"),
         Binding("ctrl+r", "run", "Run"),
     ]
@@ -244,6 +245,12 @@ class ReviewScreen(Screen[None]):
         the app saves, says so and has this step rebuilt.
         """
         self.post_message(SaveConfig())
+
+    def action_save_preset(self) -> None:
+        """p: Save as preset... the configuration and boot settings, as a preset of your own."""
+        from ukl_tui.screens.save_preset import SavePresetScreen
+
+        self.app.push_screen(SavePresetScreen.for_session(self.session))
 
     @on(Button.Pressed, "#save-plan")
     @on(Input.Submitted, "#plan-path")

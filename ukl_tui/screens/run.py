@@ -30,6 +30,8 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static, Ta
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from ukl_tui.diagnose import Diagnosis
+from ukl_tui.distcc import LogWatch, report_lines, step_log
 from ukl_tui.errors import UserError
 from ukl_tui.lines import BOOT_MILESTONES
 from ukl_tui.run_session import (
@@ -40,8 +42,10 @@ from ukl_tui.run_session import (
     RunState,
     Verdict,
     new_run_dir,
+    ran_as,
 )
 from ukl_tui.runner import (
+    Located,
     Milestone,
     OutputLines,
     Problem,
@@ -116,6 +120,8 @@ class RunScreen(Screen[int]):
         Binding("escape", "leave", "Back"),
         Binding("i", "console", "Console"),
         Binding("e", "problems", "Errors"),
+        Binding("d", "evidence", "Evidence"),
+        Binding("g", "locate", "Where is it?"),
         Binding("w", "toggle_warnings", "Warnings"),
         Binding("y", "copy_argv", "Copy QEMU cmd"),
         Binding("1", "show('build')", "Build pane", show=False),
@@ -160,11 +166,16 @@ class RunScreen(Screen[int]):
         boot_silence: float | None = 60.0,
         probe_timeout: float = 60.0,
         runner_options: dict[str, Any] | None = None,
+        replay: Sequence[RunEvent] = (),
         name: str | None = None,
         id: str | None = None,  # noqa: A002 - Textual's name
     ) -> None:
-        """Prepare the screen; the run starts on mount unless ``autostart`` is False."""
+        """Prepare the screen; the run starts on mount unless ``autostart`` is False.
+
+        ``replay`` are a past run's events (``cli_runs.replay``), shown on mount read-only.
+        """
         super().__init__(name=name, id=id)
+        self.replay = list(replay)
         self.job = as_job(job)
         self.log_dir = log_dir
         self.autostart = autostart
@@ -181,6 +192,11 @@ class RunScreen(Screen[int]):
         self._prompt = ""
         self._leave_armed = 0.0
         self._internal_error: str | None = None
+        #: The distcc log of each step that compiles through distcc (jobs per host, live).
+        self._distcc: dict[str, LogWatch] = {}
+        for step in self.job.steps:
+            if (log := step_log(step.env)) is not None:
+                self._distcc[step.id] = LogWatch(log)
 
     # ----- layout -------------------------------------------------------------------------
 
@@ -221,7 +237,9 @@ class RunScreen(Screen[int]):
         """Paint the initial state, start the run."""
         self._refresh_all()
         self.set_interval(1.0, self._tick)
-        if self.autostart:
+        for event in self.replay:
+            self.feed(event)
+        if self.autostart and not self.replay:
             self.start()
 
     def on_unmount(self) -> None:
@@ -280,7 +298,7 @@ class RunScreen(Screen[int]):
             pane = self._pane_for(event.step_id)
             header = [f"==> [{event.index}/{event.total}] {event.step_id}: {event.title}"]
             if step is not None:
-                header.append("$ " + step.shell_line())
+                header.append("$ " + ran_as(step, event).shell_line())
             pane.begin_step(event.step_id, header)
             if event.kind == "boot":
                 self._set_prompt("")
@@ -295,12 +313,24 @@ class RunScreen(Screen[int]):
             self._pane_for(event.step_id).note(
                 f"<== {event.step_id}: {event.status} ({event.duration:.1f} s{rc})"
             )
+            if (watch := self._distcc.get(event.step_id)) is not None:
+                # what distcc's own log says of the hosts: jobs each, failures, refusals
+                step = self.state.views[event.step_id].step
+                self._pane_for(event.step_id).note(*report_lines(step.env, watch.poll()))
             if event.step_id == (self.job.boot_step.id if self.job.boot_step else None):
                 self._set_prompt("")
+        elif isinstance(event, Located):
+            # Not into the pane: a note there would shift the log's line numbers.
+            lines = event.report.get("lines") or ["nothing located"]
+            self.notify(
+                "\n".join(lines[:12]), title=f"Where the guest is ({event.reason})", timeout=20
+            )
         elif isinstance(event, RunFinished):
             failed = self.job.step(event.failed_step or "")
             if failed is not None and failed.kind != "boot":
                 self.action_show("build")
+        if isinstance(event, StepStarted | StepFinished | RunFinished):
+            self.refresh_bindings()  # "Where is it?" while QEMU runs, "Evidence" after a failure
         if isinstance(event, Progress | Milestone | ProbeResult):
             self._refresh_status()
             self._refresh_milestones()
@@ -341,6 +371,17 @@ class RunScreen(Screen[int]):
     def _tick(self) -> None:
         if self.state.running and self.session is not None:
             self._refresh_status()
+            if self._distcc:
+                self._refresh_titles()
+
+    def _distcc_jobs(self, step_id: str | None = None) -> str:
+        """`` · distcc: HOST N, ...`` for the running (or last started) distcc step."""
+        started = [i for i, v in self.state.views.items() if v.status != "pending"]
+        ids = [step_id] if step_id else [i for i in reversed(started) if i in self._distcc]
+        if not ids or ids[0] not in self._distcc:
+            return ""
+        step = self.state.views[ids[0]].step
+        return " · " + report_lines(step.env, self._distcc[ids[0]].poll())[0]
 
     def _refresh_all(self) -> None:
         self._refresh_status()
@@ -490,7 +531,7 @@ class RunScreen(Screen[int]):
             title += f" · {current.step.id} ({current.index}/{len(self.job.steps)})"
         elif build_steps and all(v.status == "ok" for v in build_steps):
             title += " · done"
-        self.query_one("#build-title", Static).update(title)
+        self.query_one("#build-title", Static).update(title + self._distcc_jobs())
         boot = self.job.boot_step
         qemu = "QEMU"
         if boot is not None:
@@ -543,16 +584,20 @@ class RunScreen(Screen[int]):
     @on(OptionList.OptionSelected, "#run-problems")
     def _jump_to(self, event: OptionList.OptionSelected) -> None:
         problem = self._jump[event.option_index]
-        step = self.job.step(problem.step_id)
+        self._show_line(problem.step_id, problem.line_no)
+
+    def _show_line(self, step_id: str, line_no: int) -> None:
+        """Show the pane of a step scrolled to one of its log lines (or say where it is)."""
+        step = self.job.step(step_id)
         self.action_show("qemu" if step is not None and step.kind == "boot" else "build")
-        pane = self._pane_for(problem.step_id)
-        if pane.jump_to(problem.step_id, problem.line_no):
+        pane = self._pane_for(step_id)
+        if pane.jump_to(step_id, line_no):
             pane.focus()
         else:
-            view = self.state.views.get(problem.step_id)
+            view = self.state.views.get(step_id)
             where = view.log_path if view is not None else "the log"
             self.notify(
-                f"Line {problem.line_no} is no longer in the pane (it keeps the last "
+                f"Line {line_no} is no longer in the pane (it keeps the last "
                 f"{pane.max_lines} lines): see {where}",
                 severity="warning",
             )
@@ -600,6 +645,40 @@ class RunScreen(Screen[int]):
             problems.focus()
         else:
             self.notify("No errors so far.")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer "Evidence" only once a diagnosis with evidence exists (hidden otherwise)."""
+        if action == "evidence":
+            return self._diagnosis() is not None
+        if action == "locate":
+            boot = self.job.boot_step
+            return (
+                self.session is not None
+                and boot is not None
+                and self.state.views[boot.id].status == "running"
+            )
+        return True
+
+    def _diagnosis(self) -> Diagnosis | None:
+        if self.state.finished is None:
+            return None
+        diagnosis = self.state.verdict().diagnosis
+        return diagnosis if diagnosis is not None and diagnosis.evidence is not None else None
+
+    def action_locate(self) -> None:
+        """Ask gdb where the running guest's vCPUs are (QEMU's gdb stub)."""
+        if self.session is None:
+            return
+        self.session.locate_now()
+        self.notify("Asking gdb where each vCPU is…")
+
+    def action_evidence(self) -> None:
+        """Scroll to the lines that show why the run failed (the diagnosis's evidence)."""
+        diagnosis = self._diagnosis()
+        if diagnosis is None or diagnosis.evidence is None:
+            self.notify("No diagnosis with evidence: the run has not failed (yet).")
+            return
+        self._show_line(diagnosis.step_id, diagnosis.evidence.first)
 
     def action_toggle_warnings(self) -> None:
         """Include warnings in the jump list, or not."""

@@ -236,7 +236,8 @@ class WelcomeScreen(Screen[None]):
         if prereqs is None:
             from ukl_tui.host import check_prerequisites
 
-            prereqs = check_prerequisites()
+            plan = self.session.plan
+            prereqs = check_prerequisites(distcc=bool(plan is not None and plan.distcc))
         self.app.call_from_thread(self._show_host, prereqs)
 
     def _show_host(self, prereqs: list[Prereq]) -> None:
