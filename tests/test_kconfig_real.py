@@ -14,9 +14,11 @@ import pytest
 
 from tests.support.oracle import differences
 from tests.support.trees import ukl_overlay_for
+from tests.test_kconfig_semantics import EXPECTED, INPUT_A, INPUT_B, SEMANTICS
 from ukl_tui.kconfig import load_tree
 from ukl_tui.kconfig.compat import CRules
 from ukl_tui.kconfig.env import makefile_version
+from ukl_tui.kconfig.verify import written_values
 from ukl_tui.presets import resolve_name
 from ukl_tui.rules import Context, check
 
@@ -111,19 +113,13 @@ def test_standard_configs_match(kernel_tree, tmp_path, kernel_oracle, target) ->
         assert differences(tree.config_text(), text) == []
 
 
-def test_randconfig_seeds_match(kernel_tree, tmp_path, kernel_oracle) -> None:
+@pytest.mark.parametrize("index", range(3))
+def test_randconfig_seeds_match(kernel_tree, tmp_path, kernel_oracle, index) -> None:
     """What a new user does: ``apply --config <randconfig output>`` with no --set."""
-    tree = load_tree(kernel_tree, config=None)
-    config = tmp_path / "rand.config"
-    failures = {}
-    for seed in SEEDS[_version(kernel_tree)]:
-        text = kernel_oracle.randconfig(seed)
-        config.write_text(text)
-        tree.load_config(config)
-        diff = differences(tree.config_text(), kernel_oracle.olddefconfig(text))
-        if diff:
-            failures[seed] = diff
-    assert failures == {}
+    seed = SEEDS[_version(kernel_tree)][index]
+    text = kernel_oracle.randconfig(seed)
+    ours = _ours(kernel_tree, tmp_path, text).config_text()
+    assert differences(ours, kernel_oracle.olddefconfig(text)) == [], seed
 
 
 def test_ukl_prerequisites_match(kernel_tree, tmp_path, kernel_oracle) -> None:
@@ -168,18 +164,16 @@ def test_ukl_standin_blocked_by_kaslr_and_pti(
     assert differences(ours, kernel_oracle.olddefconfig(requested, kconfig=tree.top)) == []
 
 
-def test_semantics_fixture_matches_the_c_tool(kernel_tree, tmp_path, kernel_oracle) -> None:
+@pytest.mark.parametrize("case", ["A", "B"])
+def test_semantics_fixture_matches_the_c_tool(kernel_tree, tmp_path, kernel_oracle, case) -> None:
     """The fixture of tests/test_kconfig_semantics.py, through the tree's own C tool."""
-    from tests.test_kconfig_semantics import EXPECTED, INPUT_A, INPUT_B, SEMANTICS
-    from ukl_tui.kconfig.verify import written_values
-
-    for case, text in (("A", INPUT_A), ("B", INPUT_B)):
-        tree = _ours(kernel_tree, tmp_path, text, overlays=[SEMANTICS])
-        theirs = kernel_oracle.olddefconfig(text, kconfig=tree.top)
-        assert differences(tree.config_text(), theirs) == [], case
-        written = written_values(theirs)
-        for name, value in EXPECTED[_version(kernel_tree)][case].items():
-            assert written.get(name) == value, (case, name)
+    text = INPUT_A if case == "A" else INPUT_B
+    tree = _ours(kernel_tree, tmp_path, text, overlays=[SEMANTICS])
+    theirs = kernel_oracle.olddefconfig(text, kconfig=tree.top)
+    assert differences(tree.config_text(), theirs) == []
+    written = written_values(theirs)
+    for name, value in EXPECTED[_version(kernel_tree)][case].items():
+        assert written.get(name) == value, name
 
 
 def test_ukl_standin_without_archive_path(real_tree, tmp_path, ukl_overlay_no_archive) -> None:
