@@ -57,7 +57,8 @@ class BrowserScreen(Screen[None]):
         Binding("ctrl+y", "redo", "Redo", show=False),
         Binding("d", "diff", "Diff"),
         Binding("ctrl+s", "save", "Save"),
-        Binding("p", "save_preset", "Save as preset"),
+        # Not in the footer (F1 lists it): at 80 columns it pushed Quit and Back out of it.
+        Binding("p", "save_preset", "Save as preset", show=False),
         Binding("c", "conflicts", "Conflicts"),
         Binding("i", "toggle_info", "Info", show=False),
     ]
