@@ -22,6 +22,7 @@ from tests.support.gitrepos import UklUpstream, clone_checkout, write_kernel_tre
 from ukl_tui.errors import UserError
 from ukl_tui.host import KvmStatus
 from ukl_tui.plan import Plan, script_text
+from ukl_tui.settled import check_argv, written_copy
 from ukl_tui.steps import Step
 
 #: distcc must be installed (.ci/setup does it): without it the plan refuses --distcc.
@@ -86,7 +87,12 @@ def test_plain_tree_through_ccache_and_the_hosts_that_answer(small_tree, tmp_pat
     assert dict(steps["olddefconfig"].env) == {k: v for k, v in env.items() if k != "DISTCC_LOG"}
     assert "-j4" in steps["bzImage"].argv  # distcc -j of the two that answered
     ids = [s.id for s in built.steps]
-    assert ids[ids.index("olddefconfig") :][:3] == ["olddefconfig", "distcc-log", "bzImage"]
+    assert ids[ids.index("olddefconfig") :][:4] == [
+        "olddefconfig",
+        "kconfig-check",
+        "distcc-log",
+        "bzImage",
+    ]
     assert steps["distcc-log"].argv == ("truncate", "-s", "0", "--", env["DISTCC_LOG"])
     assert "through ccache and distcc (4 slots)" in steps["bzImage"].title
     assert f"distcc host 127.0.0.1:{dead} left out: connection refused" in built.warnings
@@ -149,8 +155,10 @@ def test_ukl_checkout_kernel_goes_through_ccache_and_glibc_does_not(ukl_checkout
     ids = [s.id for s in built.steps]
     assert ids[ids.index("kconfig") :] == [
         "kconfig",
+        "kconfig-copy",
         "build",
         "kernel-config",
+        "kconfig-check",
         "build-dir",
         "distcc-log",
         "kernel",
@@ -188,6 +196,10 @@ def test_ukl_checkout_kernel_goes_through_ccache_and_glibc_does_not(ukl_checkout
     assert steps["build-dir"].argv == ("mkdir", "-p", "--", str(log.parent))
     assert steps["distcc-log"].argv == ("truncate", "-s", "0", "--", str(log))
     assert steps["vmlinuz"].argv == ("make", "vmlinuz")
+    # the settled linux/.config is checked right after the kernel's own olddefconfig
+    dot = ukl_checkout / "linux" / ".config"
+    assert steps["kconfig-copy"].argv == ("cp", "--", str(dot), str(written_copy(dot)))
+    assert steps["kconfig-check"].argv == tuple(check_argv(ukl_checkout, dot, ()))
 
 
 def test_ukl_checkout_without_wrapping_keeps_ukls_single_make(ukl_checkout):

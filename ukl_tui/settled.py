@@ -88,13 +88,19 @@ def check_argv(tree: Path, dot: Path, overlays: Sequence[Path]) -> list[str]:
 
 
 def with_settle_check(
-    steps: list[Step], tree: Path, dot: Path, overlays: Sequence[Path]
+    steps: list[Step],
+    tree: Path,
+    dot: Path,
+    overlays: Sequence[Path],
+    settle_id: str = "olddefconfig",
 ) -> list[Step]:
-    """The recipe's steps with the copy (after ``kconfig``) and the check (after
-    ``olddefconfig``) added; unchanged when either step is missing.
+    """The recipe's steps with the copy (after ``kconfig``) and the check (after the step
+    ``settle_id`` that runs the kernel's olddefconfig: ``olddefconfig`` in a plain tree's
+    recipe, ``kernel-config`` in a ukl checkout's split build) added; unchanged when either
+    step is missing.
     """
     ids = [s.id for s in steps]
-    if "kconfig" not in ids or "olddefconfig" not in ids:
+    if "kconfig" not in ids or settle_id not in ids:
         return steps
     out: list[Step] = []
     for step in steps:
@@ -111,7 +117,7 @@ def with_settle_check(
                     timeout=60,
                 )
             )
-        elif step.id == "olddefconfig":
+        elif step.id == settle_id:
             out.append(
                 Step(
                     id="kconfig-check",

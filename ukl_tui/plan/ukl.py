@@ -147,7 +147,13 @@ def ukl_steps(
     if compiler.wraps and all(
         has_make_target(root, t) for t in ("UKL.a", "linux/arch/x86/boot/bzImage", "vmlinuz")
     ):
-        steps += _split_build(root, jobs, compiler)
+        from ukl_tui.settled import with_settle_check
+
+        # The split build runs the kernel's olddefconfig as a step of its own, so the settled
+        # .config is checked there as in a plain tree (ukl's single make has no such point).
+        steps = with_settle_check(
+            steps + _split_build(root, jobs, compiler), root, dot, (), settle_id="kernel-config"
+        )
         return steps, root / "vmlinuz", old_app
     if compiler.wraps:
         warnings.append(
