@@ -264,7 +264,7 @@ def check_prerequisites(*, distcc: bool = False) -> list[Prereq]:
         _tool("gdb", " (only needed to locate a panicked or hung kernel)", optional=True),
     ]
     if distcc:
-        result.append(_tool("distcc", "distcc", " (the plan compiles through distcc hosts)"))
+        result.append(_tool("distcc", " (the plan compiles through distcc hosts)"))
     busybox = find_static_busybox()
     if busybox:
         result.append(Prereq("busybox (static)", True, str(busybox), "busybox-static"))

@@ -113,21 +113,35 @@ def held_with_alternatives(tree: Tree, base: Snapshot) -> dict[str, tuple[str, s
                 sym.str_value  # noqa: B018  (recomputes the value and its _write_to_conf)
             if other != now or _out_of_range(sym, theirs):
                 held[sym.name] = (now, other)
+        # Linux 6.11+ picks a choice's member by the members' priority (compat.py): the
+        # base's ranking goes in with its user values, or the selection would not move.
+        ranks: dict[Any, list[Any]] | None = getattr(kconf, "_priority", None)
+        base_ranks: Mapping[int, list[str]] = base.get("priority", {})  # type: ignore[assignment]
         for index, choice in enumerate(kconf.unique_choices):
             selected = choice.selection
             if selected is None:
                 continue
             mode, name = base["choices"].get(index, (None, None))
             theirs_sel = kconf.syms[name] if name else None
-            if (choice.user_value, choice.user_selection) == (mode, theirs_sel):
+            mine_rank = None if ranks is None else ranks.get(choice)
+            theirs_rank = [kconf.syms[n] for n in base_ranks.get(index, [])]
+            same_rank = ranks is None or (mine_rank or []) == theirs_rank
+            if (choice.user_value, choice.user_selection) == (mode, theirs_sel) and same_rank:
                 continue
             mine_mode, mine_sel = choice.user_value, choice.user_selection
             choice.user_value, choice.user_selection = mode, theirs_sel
+            if ranks is not None:
+                ranks[choice] = theirs_rank
             choice._cached_selection = kconfiglib._NO_CACHED_SELECTION
             try:
                 other_sel = choice.selection
             finally:
                 choice.user_value, choice.user_selection = mine_mode, mine_sel
+                if ranks is not None:
+                    if mine_rank is None:
+                        ranks.pop(choice, None)
+                    else:
+                        ranks[choice] = mine_rank
                 choice._cached_selection = kconfiglib._NO_CACHED_SELECTION
             if other_sel is not selected:
                 held[selected.name] = ("y", "n")
