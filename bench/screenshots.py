@@ -30,6 +30,7 @@ async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:
 
     overlay = HERE / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
     written = []
+    pinned = pin_tarballs(work / "src")  # once: a second call would find the stand-in
     for scene, run in SCENES.items():
         for label, size in SIZES.items():
             tree.restore(snapshot)
@@ -39,7 +40,7 @@ async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:
             tree.mark_saved(text)
             if scene in TREELESS:
                 os.environ.pop("UKL_DIR", None)
-                sources.debian_tarballs = pin_tarballs(work / "src")  # type: ignore[assignment]
+                sources.debian_tarballs = pinned  # type: ignore[assignment]
                 app = make_treeless_app()
             else:
                 app = make_app(tree, tree.srctree, overlay)

@@ -130,13 +130,19 @@ def held_with_alternatives(tree: Tree, base: Snapshot) -> dict[str, tuple[str, s
                 continue
             mine_mode, mine_sel = choice.user_value, choice.user_selection
             choice.user_value, choice.user_selection = mode, theirs_sel
+            members = {sym: sym.user_value for sym in choice.syms}
             if ranks is not None:
+                # the ranking is read with the members' own user values: the base's, too
                 ranks[choice] = theirs_rank
+                for sym in members:
+                    sym.user_value = base_syms.get(sym.name)
             choice._cached_selection = kconfiglib._NO_CACHED_SELECTION
             try:
                 other_sel = choice.selection
             finally:
                 choice.user_value, choice.user_selection = mine_mode, mine_sel
+                for sym, value in members.items():
+                    sym.user_value = value
                 if ranks is not None:
                     if mine_rank is None:
                         ranks.pop(choice, None)
