@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ukl_tui.host import package_for_tool
-from ukl_tui.procs import kill_group
+from ukl_tui.procs import run_in_group
 
 #: How long one gdb batch may take (loading a vmlinux with debug info takes seconds).
 GDB_TIMEOUT = 60.0
@@ -158,22 +158,10 @@ def run_gdb(argv: list[str], timeout: float = GDB_TIMEOUT) -> str:
     Blocking (callers in an event loop use ``asyncio.to_thread``); at ``timeout`` the whole
     group is killed and ``TimeoutError`` raised.
     """
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        _, out, _ = run_in_group(argv, timeout, merge_stderr=True, grace=0.5)
     except subprocess.TimeoutExpired:
-        kill_group(proc.pid, grace=0.5)
-        proc.communicate()
         raise TimeoutError(f"gdb gave no answer within {timeout:g} s") from None
-    finally:
-        if proc.poll() is None:
-            kill_group(proc.pid, grace=0.5, leader=proc)
     return out.decode("utf-8", "replace")
 
 

@@ -98,6 +98,40 @@ def kill_group(
         leader.wait()
 
 
+def run_in_group(
+    argv: list[str],
+    timeout: float,
+    *,
+    env: dict[str, str] | None = None,
+    merge_stderr: bool = False,
+    grace: float = 1.0,
+) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` to the end in a process group of its own (blocking); return its exit
+    status, stdout and stderr (empty when ``merge_stderr``).
+
+    The group is registered while it runs, so the exit and signal safety nets know it; on
+    ``timeout`` (``subprocess.TimeoutExpired``) or any other exception the whole group is
+    killed and the exception goes on.
+    """
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    register_group(proc.pid)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException:
+        kill_group(proc.pid, grace, leader=proc)
+        raise
+    finally:
+        unregister_group(proc.pid)
+    return proc.returncode, out, err or b""
+
+
 def sigkill_groups(pgids: list[int], wait: float = 2.0) -> None:
     """SIGKILL groups at once (a forced exit) and wait up to ``wait`` seconds until they are gone.
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -191,29 +190,13 @@ class CConfigurator:
 
 def _run(argv: list[str], env: dict[str, str], timeout: float) -> None:
     """Run make in its own process group; on failure one clear line from its stderr."""
-    from ukl_tui.procs import kill_group, register_group, unregister_group
+    from ukl_tui.procs import run_in_group
 
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        env=env,
-        start_new_session=True,
-    )
-    register_group(proc.pid)  # the exit and signal safety nets know it too
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except BaseException:
-        kill_group(proc.pid, leader=proc)
-        raise
-    finally:
-        unregister_group(proc.pid)
-    if proc.returncode != 0:
-        lines = [line.strip() for line in err.splitlines() if line.strip()]
-        last = lines[-1] if lines else f"exit status {proc.returncode}"
+    returncode, _, err = run_in_group(argv, timeout, env=env)
+    if returncode != 0:
+        text = err.decode("utf-8", "replace")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        last = lines[-1] if lines else f"exit status {returncode}"
         raise UserError(f"the tree's own configurator failed ({' '.join(argv[-1:])}): {last}")
 
 
