@@ -162,6 +162,58 @@ def test_round_trip_of_defaults_and_tap_and_none_networks(tmp_path):
         assert loaded == plan, network
 
 
+def test_plan_file_keeps_only_the_network_keys_the_user_chose(tmp_path):
+    """A key the user did not choose stays out of the file, so a preset can still set it; a
+    key chosen with the default value stays in (it wins over a preset's).
+    """
+    plan = Plan(
+        tree=tmp_path,
+        network=NetworkSpec.user(["8080:80"]),
+        network_keys=("nic",),  # e1000, the default, chosen by hand
+    )
+    assert plan.network_keys == ("forwards", "nic")
+    data = tomllib.loads(plan.save(tmp_path / "p.toml").read_text())
+    assert data["network"] == {"forwards": ["8080:80"], "nic": "e1000", "auto_forwards": True}
+    loaded = Plan.load(tmp_path / "p.toml")
+    assert loaded == plan and loaded.network_keys == ("forwards", "nic")
+    # an old file (every key written) keeps every key as chosen
+    (tmp_path / "old.toml").write_text(
+        'tree = "/t"\n[network]\nmode = "user"\naddress = "10.0.2.15/24"\ngateway = ""\n'
+    )
+    assert Plan.load(tmp_path / "old.toml").network_keys == ("mode", "address", "gateway")
+
+
+def test_preset_network_fills_in_what_the_user_did_not_choose(tmp_path):
+    from ukl_tui.presets import Boot, NetSetting
+
+    asks = Boot(
+        network=(
+            NetSetting("forwards", (parse_forward("8080:80"),), "web"),
+            NetSetting("nic", "virtio-net-pci", "web"),
+        )
+    )
+    plain = Plan(tree=tmp_path)
+    net = plain.network_for(asks)
+    assert [str(f) for f in net.forwards] == ["8080:80"] and net.nic == "virtio-net-pci"
+    assert plain.boot_spec(asks).network == net and plain.network_clashes(asks) == {}
+    mine = Plan(tree=tmp_path, network=NetworkSpec.user(["9090:90"]))
+    net = mine.network_for(asks)
+    assert [str(f) for f in net.forwards] == ["9090:90"] and net.nic == "virtio-net-pci"
+    assert mine.network_clashes(asks) == {
+        "forwards": "network forwards: kept your 9090:90; web wants 8080:80"
+    }
+    # a chosen tap keeps the preset's user-networking settings out, and says so
+    tap = Plan(tree=tmp_path, network=NetworkSpec.tap_on_bridge())
+    assert tap.network_for(asks) == NetworkSpec.tap_on_bridge()
+    assert "do not apply" in tap.network_clashes(asks)["mode"]
+    # a preset that switches mode: the keys nobody set take that mode's defaults
+    bridged = Boot(network=(NetSetting("mode", "tap", "b"), NetSetting("tap", "tap3", "b")))
+    assert plain.network_for(bridged) == NetworkSpec.tap_on_bridge(tap="tap3")
+    # "use the preset's": the user's choice is dropped and the preset's applies again
+    mine.drop_network_keys(["forwards"])
+    assert mine.network_keys == () and mine.network_for(asks) == plain.network_for(asks)
+
+
 def test_paths_inside_the_plan_directory_are_written_relative(tmp_path):
     tree = tmp_path / "checkout"
     tree.mkdir()
@@ -424,6 +476,29 @@ def test_presets_give_the_boot_command_line(ready_checkout):
     assert "--preset=ukl-prereqs" in by_id(steps)["kconfig"].argv
     boot = by_id(steps)["boot"].argv
     assert "clearcpuid=smap,smep" in boot[boot.index("-append") + 1]
+
+
+def test_preset_network_reaches_the_boot_and_a_hand_choice_wins(
+    ready_checkout, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    presets = tmp_path / "config" / "ukl-tui" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "web.toml").write_text(
+        'summary = "w"\nextends = ["ukl-prereqs"]\n[network]\nforwards = ["8080:80"]\n'
+        'nic = "virtio-net-pci"\n'
+    )
+    built = Plan(tree=ready_checkout, presets=("web",)).build(NO_KVM, check_ports=False)
+    argv = by_id(built.steps)["boot"].argv
+    assert "user,id=net0,hostfwd=tcp:127.0.0.1:8080-10.0.2.15:80" in argv
+    assert any(a.startswith("virtio-net-pci,") for a in argv)
+    assert not any("network" in w for w in built.warnings)
+    mine = Plan(tree=ready_checkout, presets=("web",), network=NetworkSpec.user(["9090:90"]))
+    built = mine.build(NO_KVM, check_ports=False)
+    argv = by_id(built.steps)["boot"].argv
+    assert "user,id=net0,hostfwd=tcp:127.0.0.1:9090-10.0.2.15:90" in argv
+    assert any(a.startswith("virtio-net-pci,") for a in argv)  # not chosen: the preset's
+    assert "network forwards: kept your 9090:90; web wants 8080:80" in built.warnings
 
 
 # ------------------------------------------------------------------------------------------

@@ -258,6 +258,38 @@ def test_a_path_save_target_that_is_a_directory(checkout, tmp_path):
     )
 
 
+def test_preset_network_with_hand_options_on_top(checkout, tmp_path):
+    """--preset brings a network; --forward / --net are the user's and win, with a warning;
+    the saved plan keeps only what the user chose, so the preset still fills in the rest.
+    """
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    presets = tmp_path / "config" / "ukl-tui" / "presets"
+    presets.mkdir(parents=True)
+    (presets / "web.toml").write_text(
+        'summary = "w"\n[network]\nforwards = ["18080:80"]\nnic = "virtio-net-pci"\n'
+    )
+    base = ["plan", "--tree", str(checkout), "--preset", "web", "--json"]
+
+    def boot_argv(done: subprocess.CompletedProcess) -> list[str]:
+        assert done.returncode == 0, done.stderr
+        return next(s for s in json.loads(done.stdout)["steps"] if s["id"] == "boot")["argv"]
+
+    argv = boot_argv(cli(*base, env=env))
+    assert "user,id=net0,hostfwd=tcp:127.0.0.1:18080-10.0.2.15:80" in argv
+    saved = tmp_path / "p.toml"
+    done = cli(*base, "--forward", "19090:90", "--save", str(saved), env=env)
+    argv = boot_argv(done)
+    assert "user,id=net0,hostfwd=tcp:127.0.0.1:19090-10.0.2.15:90" in argv
+    assert any(a.startswith("virtio-net-pci,") for a in argv)
+    assert "network forwards: kept your 19090:90; web wants 18080:80" in done.stderr
+    network = tomllib.loads(saved.read_text())["network"]
+    assert network == {"forwards": ["19090:90"], "auto_forwards": True}
+    done = cli(*base, "--net", "none", env=env)
+    assert "-netdev" not in boot_argv(done)
+    assert "network mode: kept your none; the network settings of web" in done.stderr
+    assert "--forward '1:99999'" in refused(cli(*base, "--forward", "1:99999", env=env))
+
+
 @pytest.mark.realtree
 def test_plain_tree_plan_on_the_real_tree(real_tree, ukl_overlay, tmp_path):
     done = cli(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.trees import renamed_pti_tree
+from ukl_tui.boot import NetworkSpec
 from ukl_tui.cli import main
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig import load_tree
@@ -22,6 +23,7 @@ from ukl_tui.presets import (
     combine,
     fragment_text,
     load_presets,
+    network_spec,
     other_names,
     preview,
     resolve_name,
@@ -111,6 +113,20 @@ GOOD = 'summary = "fine"\n[kconfig]\nINET = "y"\n'
         ('name = "other"\nsummary = "x"\n', 1, "must match the file name"),
         ("summary = 3\n", 1, "'summary' must be one non-empty line"),
         ('summary = "x"\n\nextends = ["nope"]\n', 3, "extends unknown preset 'nope'"),
+        ('summary = "x"\n[network]\nmode = "user"\nspeed = 10\n', 4, "unknown key 'speed'"),
+        ('summary = "x"\n[network]\naddress = "10.0.2.300/24"\n', 3, "bad guest address"),
+        ('summary = "x"\n[network]\nforwards = ["8080:99999"]\n', 3, "outside 1-65535"),
+        ('summary = "x"\n[network]\nforwards = "8080:80"\n', 3, "a list of forwards"),
+        ('summary = "x"\n[network]\nmode = "bridge"\n', 3, "one of user, tap, none"),
+        ('summary = "x"\n[network]\nmac = "01:00:00:00:00:01"\n', 3, "multicast"),
+        ('summary = "x"\nnetwork = "user"\n', 2, "'network' must be a table"),
+        # each value is fine alone; together they are not a network (validate's own words)
+        (
+            'summary = "x"\n\n[network]\nmode = "tap"\nforwards = ["80"]\n',
+            3,
+            "[network]: port forwards only apply to user networking",
+        ),
+        ('summary = "x"\n[network]\naddress = "192.168.122.9/24"\n', 2, "bridge network"),
     ],
 )
 def test_malformed_preset_is_one_error_with_file_and_line(user_presets, text, line, words) -> None:
@@ -179,6 +195,75 @@ def test_extends_order_values_and_required_inheritance(user_presets) -> None:
     assert child.boot.cmdline == ("console=ttyS0", "quiet")
     assert child.boot.qemu_cpu_flags == ("-smap",)  # the later setting of the flag wins
     assert child.boot.gdb is True
+
+
+def test_network_keys_replace_the_parents_and_a_mode_switch_starts_afresh(user_presets) -> None:
+    _write(
+        user_presets,
+        "web",
+        'summary = "w"\n[network]\nforwards = ["8080:80", "5353/udp"]\nnic = "virtio-net-pci"\n'
+        'mac = "52:54:00:AB:CD:EF"\n',
+    )
+    _write(
+        user_presets,
+        "web2",
+        'summary = "w2"\nextends = ["web"]\n[network]\nforwards = ["9090:90"]\n',
+    )
+    _write(user_presets, "bridged", 'summary = "b"\nextends = ["web"]\n[network]\nmode = "tap"\n')
+    _write(user_presets, "plain", 'summary = "p"\nextends = ["web"]\n[kconfig]\nINET = "y"\n')
+    web = Catalogue().get("web").boot
+    assert web.network_text() == {
+        "forwards": ["8080:80", "5353:5353/udp"],
+        "mac": "52:54:00:ab:cd:ef",  # parsed like a plan file's: normalised
+        "nic": "virtio-net-pci",
+    }
+    # forwards is one key: the child's list replaces the parent's; the rest is inherited
+    web2 = Catalogue().get("web2").boot
+    assert web2.network_text() == {**web.network_text(), "forwards": ["9090:90"]}
+    assert {s.key: s.preset for s in web2.network} == {
+        "forwards": "web2",
+        "mac": "web",
+        "nic": "web",
+    }
+    # another mode drops what belonged to user networking (the forwards would be an error)
+    assert Catalogue().get("bridged").boot.network_text() == {"mode": "tap"}
+    assert network_spec(Catalogue().get("bridged").boot.network) == NetworkSpec.tap_on_bridge()
+    # a child without [network] inherits the whole table
+    assert Catalogue().get("plain").boot.network == web.network
+    # several presets at once: the later preset's keys win the same way
+    both = combine(load_presets(["web", "web2"]))
+    assert both.boot.network_text()["forwards"] == ["9090:90"]
+    assert combine(load_presets(["web2", "web"])).boot.network_text()["forwards"] == [
+        "8080:80",
+        "5353:5353/udp",
+    ]
+
+
+def test_merged_network_that_is_not_valid_names_the_child(user_presets) -> None:
+    _write(user_presets, "tapped", 'summary = "t"\n[network]\nmode = "tap"\n')
+    path = _write(
+        user_presets,
+        "kid",
+        'summary = "k"\nextends = ["tapped"]\n\n[network]\nforwards = ["8080:80"]\n',
+    )
+    with pytest.raises(UserError) as info:
+        Catalogue().get("kid")
+    assert info.value.message == (
+        f"{path}:4: [network]: port forwards only apply to user networking; on a tap the guest "
+        "is reached at its own address"
+    )
+
+
+def test_apply_reports_the_network_for_the_plan(user_presets, mini_tree, capsys) -> None:
+    _write(user_presets, "web", 'summary = "w"\n[network]\nforwards = ["8080:80"]\n')
+    argv = ["apply", "--tree", str(mini_tree), "--preset", "web", "--dry-run"]
+    assert main(argv) == 0
+    assert "network (for plan/run --preset): forwards=8080:80" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    import json
+
+    boot = json.loads(capsys.readouterr().out)["boot"]
+    assert boot["network"] == {"forwards": ["8080:80"]} and boot["cmdline"] == []
 
 
 def test_user_preset_overrides_shipped_and_says_so(user_presets, capsys) -> None:

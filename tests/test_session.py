@@ -232,3 +232,32 @@ def test_a_plan_file_with_bad_boot_words_is_one_error(
     path.write_text(f'tree = "{mini_copy}"\n[boot]\n{key} = ["{value}"]\n')
     with pytest.raises(UserError, match=f"{key}.*{words}"):
         Plan.load(path)
+
+
+def test_a_presets_network_and_a_hand_choice(session: Session, user_presets: Path) -> None:
+    """Applying keeps the user's network choice (the clash is reported) unless told to use
+    the preset's; either way it is one undo step, and undo gives the old network back.
+    """
+    from ukl_tui.boot import NetworkSpec
+    from ukl_tui.presets import Catalogue
+
+    (user_presets / "web.toml").write_text(
+        'summary = "w"\n[network]\nforwards = ["8080:80"]\nnic = "virtio-net-pci"\n'
+    )
+    web = Catalogue().get("web")
+    session.choices.network = NetworkSpec.user(["9090:90"])
+    session.choices.network_keys = ("forwards",)
+    report, _ = session.preview_preset(web, False)
+    assert session.network_clashes(report.boot) == {
+        "forwards": "network forwards: kept your 9090:90; web wants 8080:80"
+    }
+    session.apply_preset(web, False)
+    assert session.boot_spec().network == NetworkSpec.user(["9090:90"], nic="virtio-net-pci")
+    assert session.undo() == "preset web"
+    assert session.boot_spec().network == NetworkSpec.user(["9090:90"])
+    session.apply_preset(web, False, drop_network=["forwards"])
+    assert session.choices.network_keys == ()
+    assert session.boot_spec().network == NetworkSpec.user(["8080:80"], nic="virtio-net-pci")
+    assert session.undo() == "preset web"
+    assert session.choices.network_keys == ("forwards",)
+    assert session.boot_spec().network == NetworkSpec.user(["9090:90"])

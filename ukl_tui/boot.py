@@ -15,7 +15,7 @@ import os
 import re
 import socket
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from ipaddress import IPv4Address, IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, cast
@@ -244,6 +244,22 @@ class NetworkSpec:
         object.__setattr__(self, "forwards", tuple(forwards))
 
     @classmethod
+    def for_mode(cls, mode: str) -> NetworkSpec:
+        """The defaults of ``mode``: what a plan or preset file's left-out keys mean."""
+        if mode not in NET_MODES:
+            raise UserError(f"network mode {mode!r} is not one of {', '.join(NET_MODES)}")
+        return cls.tap_on_bridge() if mode == "tap" else cls(mode=cast(NetMode, mode))
+
+    def chosen_keys(self) -> tuple[str, ...]:
+        """The keys that differ from the defaults of this spec's mode (``mode`` itself when
+        it is not user networking): what a file must say to give this spec back.
+        """
+        default = NetworkSpec.for_mode(self.mode)
+        keys = [] if self.mode == "user" else ["mode"]
+        keys += [k for k in NETWORK_KEYS if k != "mode" and getattr(self, k) != getattr(default, k)]
+        return tuple(keys)
+
+    @classmethod
     def user(cls, forwards: Iterable[Forward | str] = (), **kw: Any) -> NetworkSpec:
         """User networking at QEMU's first guest address, 10.0.2.15/24 via 10.0.2.2."""
         return cls(mode="user", forwards=tuple(forwards), **kw)
@@ -438,6 +454,51 @@ class NetworkSpec:
         kw.setdefault("address", None)
         kw.setdefault("gateway", None)
         return cls(**kw)
+
+
+#: The keys of a ``[network]`` table (plan files and presets alike): NetworkSpec's fields.
+NETWORK_KEYS: tuple[str, ...] = tuple(f.name for f in fields(NetworkSpec))
+
+
+def parse_network_value(key: str, value: Any) -> Any:
+    """One ``[network]`` key as a file gives it, parsed to the NetworkSpec field's value.
+
+    The one reader of network values for plan files and presets: addresses, gateways, MACs
+    and forwards go through this module's parsers; an empty address or gateway means none.
+    ``UserError`` (without a location: the caller adds file and key) on anything else.
+    """
+    if key not in NETWORK_KEYS:
+        raise UserError(f"unknown network key {key!r} (known: {', '.join(NETWORK_KEYS)})")
+    if key == "forwards":
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise UserError('expected a list of forwards such as ["8080:80", "5353/udp"]')
+        return tuple(parse_forward(f) for f in value)
+    if not isinstance(value, str):
+        raise UserError(f"expected a string, not {value!r}")
+    choices = {"mode": NET_MODES, "nic": NIC_MODELS, "address_via": ADDRESS_VIA}
+    if key in choices:
+        if value not in choices[key]:
+            raise UserError(f"expected one of {', '.join(choices[key])}, not {value!r}")
+        return value
+    if key in ("address", "gateway") and value == "":
+        return None
+    if key == "address":
+        return parse_address(value)
+    if key in ("gateway", "forward_bind"):
+        return parse_gateway(value, "gateway" if key == "gateway" else "forward bind address")
+    if key == "mac":
+        return parse_mac(value)
+    _check_ifname(key, value)  # tap, bridge
+    return value
+
+
+def network_value_data(key: str, value: Any) -> Any:
+    """A NetworkSpec field's value as a file writes it (the inverse of
+    :func:`parse_network_value`): strings, forwards as ``HOST:GUEST``, none as ``""``.
+    """
+    if key == "forwards":
+        return [str(f) for f in value]
+    return "" if value is None else str(value)
 
 
 def check_word(what: str, word: str) -> None:

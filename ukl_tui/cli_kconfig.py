@@ -160,7 +160,7 @@ def _apply_presets(args: argparse.Namespace, wanted: dict[str, str]) -> int:
                 "base": report.base,
                 "outcomes": [dataclasses.asdict(o) for o in report.outcomes],
                 "clashes": [dataclasses.asdict(c) for c in report.clashes],
-                "boot": dataclasses.asdict(report.boot),
+                "boot": report.boot.to_dict(),
                 "results": [dataclasses.asdict(r) for r in report.results],
                 "written": str(written) if written else None,
                 "ok": not failed,
@@ -186,6 +186,13 @@ def _apply_presets(args: argparse.Namespace, wanted: dict[str, str]) -> int:
         if boot.gdb:
             parts.append("QEMU gdb stub")
         print("boot: " + "; ".join(parts))
+    if boot.network:
+        # apply writes only .config: the network is the plan's (plan/run --preset use it)
+        shown = (
+            f"{k}={','.join(v) if isinstance(v, list) else v}"
+            for k, v in boot.network_text().items()
+        )
+        print("network (for plan/run --preset): " + " ".join(shown))
     if written:
         note = f" ({len(failed)} value(s) did not stick or are missing)" if failed else ""
         print(f"wrote {written}{note}")

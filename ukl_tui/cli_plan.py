@@ -62,20 +62,12 @@ def register(sub: Any) -> None:
         help="a configure option, e.g. enable-use-ret or with-ukl-trigger=/UKL (repeatable)",
     )
     net = p.add_argument_group("network")
-    net.add_argument("--net", choices=("user", "tap", "none"), help="network mode")
-    net.add_argument("--ip", metavar="ADDR/PREFIX", help="guest address")
-    net.add_argument("--gateway", metavar="GW", help="guest gateway")
-    net.add_argument("--forward", action="append", metavar="HOST:GUEST", help="port forward")
+    add_network_options(net)
     net.add_argument(
         "--no-default-forwards",
         action="store_true",
         help="do not forward the known servers' ports automatically",
     )
-    net.add_argument("--address-via", choices=("ip", "init", "none"), help="ip= or init args")
-    net.add_argument("--mac", help="guest MAC address")
-    net.add_argument("--tap", help="tap interface (tap mode)")
-    net.add_argument("--bridge", help="bridge (tap mode)")
-    net.add_argument("--nic", choices=("e1000", "virtio-net-pci"), help="network card model")
     boot = p.add_argument_group("boot")
     boot.add_argument("--initrd", metavar="FILE|minimal|ukl|auto", help="initrd to boot with")
     boot.add_argument("--memory", type=int, metavar="MiB", help="guest memory")
@@ -136,6 +128,69 @@ def add_distcc_options(group: Any) -> None:
     )
 
 
+def add_network_options(group: Any) -> None:
+    """The network options (``plan`` and ``preset save`` share them; :func:`network_change`
+    reads them).
+    """
+    from ukl_tui.boot import ADDRESS_VIA, NET_MODES, NIC_MODELS
+
+    group.add_argument("--net", choices=NET_MODES, help="network mode")
+    group.add_argument("--ip", metavar="ADDR/PREFIX", help="guest address ('' for none)")
+    group.add_argument("--gateway", metavar="GW", help="guest gateway ('' for none)")
+    group.add_argument(
+        "--forward", action="append", metavar="HOST:GUEST", help="port forward (repeatable)"
+    )
+    group.add_argument("--address-via", choices=ADDRESS_VIA, help="ip= or init args")
+    group.add_argument("--mac", help="guest MAC address")
+    group.add_argument("--tap", help="tap interface (tap mode)")
+    group.add_argument("--bridge", help="bridge (tap mode)")
+    group.add_argument("--nic", choices=NIC_MODELS, help="network card model")
+
+
+def network_change(
+    args: argparse.Namespace, network: Any, keys: tuple[str, ...] = ()
+) -> tuple[Any, tuple[str, ...]]:
+    """The network the options make of ``network`` and the keys the user chose: ``keys``
+    plus every option given. ``--net`` with another mode starts from that mode's defaults
+    (the old keys go). Values go through the plan file's parsers
+    (``boot.parse_network_value``); a bad one is a ``UserError`` naming the option.
+    """
+    from ukl_tui.boot import NETWORK_KEYS, NetworkSpec, parse_network_value
+
+    chosen = set(keys)
+    if args.net is not None:
+        if args.net != network.mode:
+            network, chosen = NetworkSpec.for_mode(args.net), set()
+        chosen.add("mode")
+    changes: dict[str, Any] = {}
+    options = {
+        "address": ("ip", args.ip),
+        "gateway": ("gateway", args.gateway),
+        "forwards": ("forward", args.forward),
+        "address_via": ("address-via", args.address_via),
+        "mac": ("mac", args.mac),
+        "tap": ("tap", args.tap),
+        "bridge": ("bridge", args.bridge),
+        "nic": ("nic", args.nic),
+    }
+    for key, (option, value) in options.items():
+        if value is None:
+            continue
+        for item in value if key == "forwards" else [value]:
+            try:  # each forward alone, so the message names the bad one
+                parse_network_value(key, [item] if key == "forwards" else item)
+            except UserError as exc:
+                raise UserError(f"--{option} {item!r}: {exc.message}") from None
+        changes[key] = parse_network_value(key, value)
+    address = changes.get("address")
+    if address is not None and args.gateway is None and network.gateway not in address.network:
+        changes["gateway"] = None  # the old gateway is outside the new subnet
+    chosen |= set(changes)
+    if changes:
+        network = replace(network, **changes)
+    return network, tuple(k for k in NETWORK_KEYS if k in chosen)
+
+
 def distcc_change(args: argparse.Namespace) -> dict[str, Any]:
     """The plan change ``--distcc``/``--no-distcc`` ask for (none when neither is given)."""
     from ukl_tui.distcc import hosts_option
@@ -178,7 +233,6 @@ def _configure_changes(items: list[str]) -> dict[str, Any]:
 
 def build_plan(args: argparse.Namespace) -> Any:
     """The plan the arguments describe: the loaded file (if any) with the options applied."""
-    from ukl_tui.boot import NetworkSpec, parse_address, parse_forward, parse_gateway
     from ukl_tui.cli_common import tree_path
     from ukl_tui.plan import Plan
 
@@ -224,27 +278,9 @@ def build_plan(args: argparse.Namespace) -> Any:
         changes["auto_forwards"] = False
     changes.update(distcc_change(args))
 
-    network = plan.network
-    if args.net is not None and args.net != network.mode:
-        network = NetworkSpec.tap_on_bridge() if args.net == "tap" else NetworkSpec(mode=args.net)
-    net_changes: dict[str, Any] = {}
-    if args.ip is not None:
-        address = parse_address(args.ip)
-        net_changes["address"] = address
-        if args.gateway is None and network.gateway not in address.network:
-            net_changes["gateway"] = None
-    if args.gateway is not None:
-        net_changes["gateway"] = None if args.gateway == "" else parse_gateway(args.gateway)
-    if args.forward is not None:
-        net_changes["forwards"] = tuple(parse_forward(f) for f in args.forward)
-    for name in ("address_via", "mac", "tap", "bridge", "nic"):
-        value = getattr(args, name)
-        if value is not None:
-            net_changes[name] = value
-    if net_changes:
-        network = replace(network, **net_changes)
-    if network is not plan.network:
-        changes["network"] = network
+    network, keys = network_change(args, plan.network, plan.network_keys)
+    if network is not plan.network or keys != plan.network_keys:
+        changes["network"], changes["network_keys"] = network, keys
     return replace(plan, **changes) if changes else plan
 
 

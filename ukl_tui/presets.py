@@ -21,8 +21,28 @@ The file format (one file per preset, the file name without ``.toml`` is its nam
     [boot]
     cmdline = ["console=ttyS0", "clearcpuid=smap,smep"]  # kernel parameters, one a word
     qemu_cpu_flags = ["-smap", "-smep"]                  # added to QEMU's -cpu model
-    gdb = false                                          # QEMU gdb stub (-s -S)
+    gdb = false                 # QEMU's gdb stub on 127.0.0.1:1234 (-gdb tcp:...; no -S)
 
+    [network]                   # only the keys to set; the others keep the plan's value
+    mode = "user"               # user | tap | none
+    address = "10.0.2.15/24"    # guest address ("" = none); gateway = "10.0.2.2"
+    forwards = ["8080:80", "5353/udp"]   # HOST:GUEST port forwards (user networking)
+    nic = "virtio-net-pci"      # also: address_via (ip|init|none), mac, tap, bridge,
+                                # forward_bind: the keys of a plan file's [network] table
+
+Through ``extends`` (and when several presets are applied at once) kernel parameters and
+CPU flags add up, while each ``[network]`` key the later preset sets replaces the earlier
+value: ``forwards`` is one key, so a preset that lists forwards gives the whole list. A
+later preset that switches ``mode`` drops the earlier network settings, which belong to the
+other mode. The network values are read by the plan file's own parsers, and the merged
+settings must make a valid network (``NetworkSpec.validate``).
+
+Applied to a plan (``plan --preset``, the wizard), the presets' network settings fill in
+every key the user did not choose (``Plan.network_keys``: a ``--ip``/``--forward``/...
+option, a key in the plan file, a field changed on the wizard's Network step); where the
+user's value differs from a preset's, the user's is kept and a warning says so. The
+settings are for the presets' mode (user networking when they name none): when the user
+chose another mode, none of them apply, and a warning says that too.
 Shipped presets live in the package's ``presets/`` directory; a user's own presets in
 ``paths.config_dir()/presets/*.toml`` override shipped ones of the same name. A malformed
 file is one ``UserError`` naming the file and line, raised before anything is applied.
@@ -57,7 +77,7 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _VERSION_RE = re.compile(r"^[0-9][A-Za-z0-9._+-]{0,63}$")
 _SYMBOL_RE = re.compile(r"^[A-Za-z0-9_]+$")
 _CPU_FLAG_RE = re.compile(r"^(?:[+-][A-Za-z0-9_.-]+|[A-Za-z0-9_.-]+=(?:on|off|true|false))$")
-_TOP_KEYS = ("name", "summary", "extends", "base", "kernel", "kconfig", "boot")
+_TOP_KEYS = ("name", "summary", "extends", "base", "kernel", "kconfig", "boot", "network")
 _BOOT_KEYS = ("cmdline", "qemu_cpu_flags", "gdb")
 
 
@@ -136,12 +156,48 @@ class Value:
 
 
 @dataclass(frozen=True)
+class NetSetting:
+    """One network key a preset sets (``boot.NetworkSpec`` field, parsed value) and who set it."""
+
+    key: str
+    value: Any
+    preset: str
+
+    @property
+    def text(self) -> Any:
+        """The value as the file writes it (``HOST:GUEST`` forwards, ``""`` for none)."""
+        from ukl_tui.boot import network_value_data
+
+        return network_value_data(self.key, self.value)
+
+
+@dataclass(frozen=True)
 class Boot:
-    """What a preset asks of the boot: kernel parameters, QEMU CPU flags, the gdb stub."""
+    """What a preset asks of the boot: kernel parameters, QEMU CPU flags, the gdb stub and
+    the network keys it sets (only those: the plan's own choices and defaults fill the rest).
+    """
 
     cmdline: tuple[str, ...] = ()
     qemu_cpu_flags: tuple[str, ...] = ()
     gdb: bool = False
+    network: tuple[NetSetting, ...] = ()
+
+    def network_values(self) -> dict[str, Any]:
+        """Network key -> parsed value, in ``NetworkSpec`` field order."""
+        return {s.key: s.value for s in self.network}
+
+    def network_text(self) -> dict[str, Any]:
+        """Network key -> value as written in files and JSON."""
+        return {s.key: s.text for s in self.network}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON reports."""
+        return {
+            "cmdline": list(self.cmdline),
+            "qemu_cpu_flags": list(self.qemu_cpu_flags),
+            "gdb": self.gdb,
+            "network": self.network_text(),
+        }
 
     @property
     def cmdline_text(self) -> str:
@@ -169,6 +225,7 @@ class _Layer:
     cmdline: tuple[str, ...] | None
     qemu_cpu_flags: tuple[str, ...] | None
     gdb: bool | None
+    network: dict[str, Any] = field(default_factory=dict)  # key -> parsed value
 
 
 @dataclass(frozen=True)
@@ -340,6 +397,7 @@ def parse_preset(text: str, source: str, name: str) -> _Layer:
     gdb = boot.get("gdb")
     if gdb is not None and not isinstance(gdb, bool):
         raise UserError(f"{at('boot', 'gdb')}: 'gdb' must be true or false")
+    network = _parse_network(data.get("network", {}), text, at)
     return _Layer(
         name=name,
         summary=summary.strip(),
@@ -352,7 +410,44 @@ def parse_preset(text: str, source: str, name: str) -> _Layer:
         cmdline=cmdline,
         qemu_cpu_flags=flags,
         gdb=gdb,
+        network=network,
     )
+
+
+def _parse_network(
+    table: Any, text: str, at: Callable[[str | None, str | None], str]
+) -> dict[str, Any]:
+    """The ``[network]`` table: each key through the plan files' own parser
+    (``boot.parse_network_value``), an error naming the file and the key's line.
+    """
+    from ukl_tui.boot import NETWORK_KEYS, parse_network_value
+
+    if not isinstance(table, dict):
+        raise UserError(f"{at(None, 'network')}: 'network' must be a table")
+    values: dict[str, Any] = {}
+    for key, raw in table.items():
+        if key not in NETWORK_KEYS:
+            raise UserError(
+                f"{at('network', key)}: unknown key {key!r} in [network] "
+                f"(known: {', '.join(NETWORK_KEYS)})"
+            )
+        try:
+            values[key] = parse_network_value(key, raw)
+        except UserError as exc:
+            raise UserError(f"{at('network', key)}: network {key}: {exc.message}") from None
+    return {k: values[k] for k in NETWORK_KEYS if k in values}
+
+
+def network_spec(network: Iterable[NetSetting]) -> Any:
+    """The ``boot.NetworkSpec`` that merged network settings give on their own: the mode's
+    defaults with the settings on top (what a plan that chose nothing boots with).
+    """
+    from dataclasses import replace
+
+    from ukl_tui.boot import NetworkSpec
+
+    values = {s.key: s.value for s in network}
+    return replace(NetworkSpec.for_mode(values.pop("mode", "user")), **values)
 
 
 def _words(
@@ -476,10 +571,16 @@ class Catalogue:
                 values[sym] = Value(sym, value, required, layer.name, layer.source, line)
         base = next((layer.base for layer in reversed(layers) if layer.base), None)
         boot = merge_boot(
-            Boot(layer.cmdline or (), layer.qemu_cpu_flags or (), bool(layer.gdb))
+            Boot(
+                layer.cmdline or (),
+                layer.qemu_cpu_flags or (),
+                bool(layer.gdb),
+                tuple(NetSetting(k, v, layer.name) for k, v in layer.network.items()),
+            )
             for layer in layers
         )
         gdb = next((layer.gdb for layer in reversed(layers) if layer.gdb is not None), False)
+        self._check_network(boot.network, layers)
         entry, shipped = self._files[name]
         return Preset(
             name=name,
@@ -490,10 +591,26 @@ class Catalogue:
             base=base,
             kernel=own.kernel,
             values=values,
-            boot=Boot(boot.cmdline, boot.qemu_cpu_flags, gdb),
+            boot=Boot(boot.cmdline, boot.qemu_cpu_flags, gdb, boot.network),
             chain=tuple(order),
             overrides=self._overridden.get(name),
         )
+
+    def _check_network(self, network: tuple[NetSetting, ...], layers: Sequence[_Layer]) -> None:
+        """The merged network settings must make a valid network (a user-networking address,
+        a gateway inside the guest's subnet, forwards only with user networking, ...):
+        ``NetworkSpec.validate``, the plan's own check, without binding ports; an error
+        names the [network] table of the last preset that set something.
+        """
+        if not network:
+            return
+        try:
+            network_spec(network).validate(check_ports=False)
+        except UserError as exc:
+            last = {s.preset for s in network}
+            layer = next(la for la in reversed(layers) if la.name in last)
+            where = f"{layer.source}:{_locate(layer.text, 'network', None)}"
+            raise UserError(f"{where}: [network]: {exc.message}") from None
 
     def _resolve_order(self, name: str, stack: tuple[str, ...], child: str | None) -> list[str]:
         """Parents before children, each preset once (depth-first over ``extends``)."""
@@ -528,8 +645,29 @@ class Catalogue:
         return good, bad
 
 
+def merge_network(boots: Iterable[Boot]) -> tuple[NetSetting, ...]:
+    """Later network settings replace earlier ones key by key (``forwards`` is one key: the
+    whole list); a later ``mode`` other than the one so far drops the earlier settings,
+    which belong to the other mode (a user-networking address makes no sense on a tap).
+    """
+    merged: dict[str, NetSetting] = {}
+    for boot in boots:
+        for setting in boot.network:
+            if setting.key == "mode":
+                current = merged["mode"].value if "mode" in merged else "user"
+                if setting.value != current:
+                    merged.clear()
+            merged[setting.key] = setting
+    from ukl_tui.boot import NETWORK_KEYS
+
+    return tuple(merged[k] for k in NETWORK_KEYS if k in merged)
+
+
 def merge_boot(boots: Iterable[Boot]) -> Boot:
-    """Later boots add to earlier ones: parameters once each, a CPU flag's last setting wins."""
+    """Later boots add to earlier ones: parameters once each, a CPU flag's last setting wins,
+    network settings as :func:`merge_network` says.
+    """
+    boots = list(boots)
     cmdline: list[str] = []
     flags: dict[str, str] = {}
     gdb = False
@@ -542,7 +680,7 @@ def merge_boot(boots: Iterable[Boot]) -> Boot:
             flags.pop(key, None)
             flags[key] = flag
         gdb = gdb or boot.gdb
-    return Boot(tuple(cmdline), tuple(flags.values()), gdb)
+    return Boot(tuple(cmdline), tuple(flags.values()), gdb, merge_network(boots))
 
 
 def load_presets(names: Sequence[str], catalogue: Catalogue | None = None) -> list[Preset]:
@@ -894,6 +1032,7 @@ __all__ = [
     "ApplyReport",
     "Boot",
     "Catalogue",
+    "NetSetting",
     "Clash",
     "Outcome",
     "Preset",
@@ -907,6 +1046,8 @@ __all__ = [
     "fragment_text",
     "load_presets",
     "merge_boot",
+    "merge_network",
+    "network_spec",
     "other_names",
     "parse_preset",
     "preview",

@@ -11,8 +11,9 @@ a terminal.
   last saved with, so "unsaved changes" are what the user changed, not what a minimal file
   lacks (``changes``).
 - ``asked`` is what the applied presets asked for: the rules' "did it stick" checks read it,
-  and so does the boot (``plan.Plan.boot_spec`` puts the presets' kernel parameters and QEMU
-  CPU flags together with the plan's own; ``cmdline`` and ``qemu_cpu`` are its results).
+  and so does the boot (``plan.Plan.boot_spec`` puts the presets' kernel parameters, QEMU
+  CPU flags and network settings together with the plan's own; ``cmdline`` and ``qemu_cpu``
+  are its results).
 - Every action that changes values (an edit, a preset, a fix) is one undo step: a
   ``Checkpoint`` of the tree's values, the plan's choices that actions change, and ``asked``.
 - A conflict's fix is applied in one place for every screen, ``apply_fix``, through the
@@ -58,7 +59,17 @@ STEP_NAMES: tuple[str, ...] = tuple(name for name, _ in STEPS)
 CPU_MODEL = "max"
 
 #: The plan's choices an undoable action (an edit, a preset, a fix) may change.
-UNDOABLE = ("presets", "base", "edits", "append", "remove", "cpu_flags", "configure")
+UNDOABLE = (
+    "presets",
+    "base",
+    "edits",
+    "append",
+    "remove",
+    "cpu_flags",
+    "configure",
+    "network",
+    "network_keys",
+)
 
 
 @dataclass(frozen=True)
@@ -378,11 +389,22 @@ class Session:
         finally:
             tree.restore(snap)
 
+    def network_clashes(self, boot: Boot | None) -> dict[str, str]:
+        """Network key -> line, for the user's network choices that ``boot`` (a preset's)
+        wants otherwise: ``Plan.network_clashes``.
+        """
+        return self.choices.network_clashes(boot)
+
     def apply_preset(
-        self, preset: Preset, base: bool | str, drop_edits: Sequence[str] = ()
+        self,
+        preset: Preset,
+        base: bool | str,
+        drop_edits: Sequence[str] = (),
+        drop_network: Sequence[str] = (),
     ) -> ApplyReport:
-        """Apply ``preset`` as one undoable action. Hand edits win over it, except those
-        named in ``drop_edits`` (the user chose the preset's value over theirs).
+        """Apply ``preset`` as one undoable action. Hand edits and network choices win over
+        it, except those named in ``drop_edits`` / ``drop_network`` (the user chose the
+        preset's value over theirs).
         """
         from ukl_tui.presets import apply_presets
 
@@ -395,6 +417,8 @@ class Session:
             self.restore(before)
             raise
         self.choices.edits = edits
+        if drop_network:
+            self.choices.drop_network_keys(drop_network)
         self.take_report(report)
         self.record(before)
         return report

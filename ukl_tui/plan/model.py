@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,11 +24,13 @@ from ukl_tui.apps import (
 from ukl_tui.boot import (
     DEFAULT_CMDLINE,
     DEFAULT_CPU_FLAGS,
+    NETWORK_KEYS,
     BootSpec,
     NetworkSpec,
     add_cpu_flags,
     default_forwards,
     edit_cmdline,
+    network_value_data,
 )
 from ukl_tui.errors import UserError
 from ukl_tui.host import KvmStatus
@@ -53,6 +55,13 @@ if TYPE_CHECKING:
     from ukl_tui.presets import Boot as PresetBoot
     from ukl_tui.presets import Preset
     from ukl_tui.workspace import Workspace
+
+
+def _shown(value: object) -> str:
+    """A network value in a message: lists joined, none as ``none``."""
+    if isinstance(value, list):
+        return ", ".join(value) or "no forwards"
+    return str(value) or "none"
 
 
 def base_cmdline(preset_boot: PresetBoot | None) -> tuple[str, ...]:
@@ -113,6 +122,10 @@ class Plan(PlanFile, PlanChecks):
     ukl_a: Path | None = None
     configure: ConfigureOptions = field(default_factory=ConfigureOptions)
     network: NetworkSpec = field(default_factory=NetworkSpec)
+    #: The network keys the user chose (command line options, the plan file's [network]
+    #: keys, the wizard's edits); a preset's network settings fill in the others. Keys whose
+    #: value differs from the mode's defaults are always counted (see ``__post_init__``).
+    network_keys: tuple[str, ...] = ()
     auto_forwards: bool = True
     memory_mib: int = 1024
     cpus: int = 1
@@ -146,6 +159,9 @@ class Plan(PlanFile, PlanChecks):
         self.cpu_flags = tuple(self.cpu_flags)
         self.init_args = tuple(self.init_args)
         self.edits = {k.removeprefix("CONFIG_"): v for k, v in self.edits.items()}
+        # A network set in code (Plan(network=NetworkSpec.user(...))) is the user's too.
+        chosen = set(self.network_keys) | set(self.network.chosen_keys())
+        self.network_keys = tuple(k for k in NETWORK_KEYS if k in chosen)
         if self.distcc is not None:
             # One line as DISTCC_HOSTS takes it (a hosts file has lines and comments); a bad
             # list is kept as given so build() names the problem.
@@ -209,9 +225,71 @@ class Plan(PlanFile, PlanChecks):
             return replace(opts, program=app.name)
         return opts
 
-    def effective_network(self, app: App | None) -> NetworkSpec:
-        """The network with the app's default forwards for guest ports not forwarded by hand."""
-        net = self.network
+    def network_for(self, preset_boot: PresetBoot | None) -> NetworkSpec:
+        """The network this plan boots with, given what its presets ask (``preset_boot``).
+
+        The presets' settings fill in every key the user did not choose (``network_keys``).
+        They are settings for the presets' mode (user networking when they name none): when
+        the user chose another mode, none of them apply, as in a preset that switches mode.
+        When the presets switch the mode, the keys nobody set take that mode's defaults.
+        """
+        asks = dict(preset_boot.network_values()) if preset_boot is not None else {}
+        if not asks:
+            return self.network
+        mine = set(self.network_keys)
+        mode = asks.pop("mode", "user")
+        if "mode" in mine and mode != self.network.mode:
+            return self.network
+        start = self.network
+        if mode != self.network.mode:
+            start = NetworkSpec.for_mode(mode)
+        kw = {k: v for k, v in asks.items() if k not in mine}
+        kw |= {k: getattr(self.network, k) for k in mine if k != "mode"}
+        return replace(start, **kw)
+
+    def network_clashes(self, preset_boot: PresetBoot | None) -> dict[str, str]:
+        """Network key -> one line, for each key the user chose that a preset wants
+        otherwise (the user's value is kept), like a hand edit over a preset's Kconfig value.
+        """
+        if preset_boot is None or not preset_boot.network:
+            return {}
+        asks = preset_boot.network_values()
+        mode = asks.get("mode", "user")
+        if "mode" in self.network_keys and mode != self.network.mode:
+            names = ", ".join(dict.fromkeys(s.preset for s in preset_boot.network))
+            return {
+                "mode": f"network mode: kept your {self.network.mode}; the network settings "
+                f"of {names} are for {mode} networking and do not apply"
+            }
+        lines: dict[str, str] = {}
+        for setting in preset_boot.network:
+            if setting.key in self.network_keys:
+                mine = getattr(self.network, setting.key)
+                if mine != setting.value:
+                    show = network_value_data(setting.key, mine)
+                    theirs = network_value_data(setting.key, setting.value)
+                    lines[setting.key] = (
+                        f"network {setting.key}: kept your {_shown(show)}; {setting.preset} "
+                        f"wants {_shown(theirs)}"
+                    )
+        return lines
+
+    def drop_network_keys(self, keys: Sequence[str]) -> None:
+        """Forget the user's choice of these network keys (the presets' values, else the
+        mode's defaults, apply again): "use the preset's" in the wizard.
+        """
+        keep = tuple(k for k in self.network_keys if k not in keys)
+        start = NetworkSpec.for_mode(self.network.mode if "mode" in keep else "user")
+        self.network = replace(start, **{k: getattr(self.network, k) for k in keep if k != "mode"})
+        self.network_keys = keep
+
+    def effective_network(
+        self, app: App | None, preset_boot: PresetBoot | None = None
+    ) -> NetworkSpec:
+        """The network (:meth:`network_for`) with the app's default forwards for guest
+        ports not forwarded by hand or by a preset.
+        """
+        net = self.network_for(preset_boot)
         if net.mode != "user" or not self.auto_forwards or app is None:
             return net
         taken = {(f.guest_port, f.proto) for f in net.forwards}
@@ -245,7 +323,7 @@ class Plan(PlanFile, PlanChecks):
             extra_params=self.append,
             init_args=self.init_args,
             qemu_cpu_flags=tuple(f for f in cpu.split(",") if f),
-            network=self.network if network is None else network,
+            network=self.network_for(asks) if network is None else network,
             accel=self.accel,  # type: ignore[arg-type]
             gdb=bool(asks is not None and asks.gdb),
         )
@@ -384,8 +462,9 @@ class Plan(PlanFile, PlanChecks):
             combined.boot if combined else None,
             kernel=str(kernel),
             initrd=None if initrd is None else str(initrd),
-            network=self.effective_network(app),
+            network=self.effective_network(app, combined.boot if combined else None),
         )
+        warnings.extend(self.network_clashes(combined.boot if combined else None).values())
         boot.validate(check_ports=check_ports)
         if shutil.which(boot.qemu) is None:
             raise UserError(

@@ -11,13 +11,21 @@ import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
 from ukl_tui.apps import OPTIONS, ConfigureOptions
-from ukl_tui.boot import ACCELS, NetworkSpec, check_cpu_flag, check_param, check_word
+from ukl_tui.boot import (
+    ACCELS,
+    NETWORK_KEYS,
+    NetworkSpec,
+    check_cpu_flag,
+    check_param,
+    check_word,
+    network_value_data,
+)
 from ukl_tui.errors import UserError
 from ukl_tui.plan.common import (
     FORMAT_VERSION,
@@ -146,7 +154,6 @@ class _Reader:
 _CONFIGURE_FIELDS = tuple(spec.field for spec in OPTIONS if spec.field != "program") + (
     "ukl_archive",
 )
-_NETWORK_FIELDS = tuple(f.name for f in fields(NetworkSpec))
 #: The plan's fields kept in its file's [boot] table (the Network and boot step edits them).
 BOOT_TABLE = ("memory_mib", "cpus", "append", "remove", "cpu_flags", "init_args", "initrd", "accel")
 
@@ -182,9 +189,9 @@ class PlanFile:
         for name in _CONFIGURE_FIELDS:
             app[name] = getattr(self.configure, name)
         data["app"] = app
-        net = self.network.to_dict()
-        net.setdefault("address", "")  # none, as opposed to left out (the mode's default)
-        net.setdefault("gateway", "")
+        # Only the keys the user chose: the others are the mode's defaults or what the
+        # plan's presets ask for, which a later preset change may change.
+        net = {k: network_value_data(k, getattr(self.network, k)) for k in self.network_keys}
         net["auto_forwards"] = self.auto_forwards
         data["network"] = net
         data["boot"] = {
@@ -309,7 +316,7 @@ class PlanFile:
         except UserError as exc:
             raise UserError(f"{source}: table 'app': {exc.message}") from None
 
-        network, auto_forwards = _read_network(top.sub("network"))
+        network, auto_forwards, network_keys = _read_network(top.sub("network"))
         boot_r = top.sub("boot")
         boot_r.check_keys(BOOT_TABLE)
         memory = boot_r.number("memory_mib", 1024)
@@ -351,6 +358,7 @@ class PlanFile:
             ukl_a=path(app_r.text("ukl_a")),
             configure=configure,
             network=network,
+            network_keys=network_keys,
             auto_forwards=auto_forwards,
             memory_mib=memory,  # type: ignore[arg-type]
             cpus=cpus,  # type: ignore[arg-type]
@@ -367,41 +375,26 @@ class PlanFile:
         )
 
 
-def _read_network(reader: _Reader) -> tuple[NetworkSpec, bool]:
-    """The [network] table: each key parsed on its own so an error names it.
+def _read_network(reader: _Reader) -> tuple[NetworkSpec, bool, tuple[str, ...]]:
+    """The [network] table: each key parsed on its own (``boot.parse_network_value``, the
+    presets' parser too) so an error names it; also the keys the file gives.
 
-    Keys left out take the mode's defaults (tap: ukl's boot-priv layout); an empty address or
+    Keys left out take the mode's defaults (tap: ukl's boot-priv layout), or a preset's
+    network settings when the plan names presets that have some; an empty address or
     gateway means none.
     """
-    from ukl_tui.boot import parse_address, parse_forward, parse_gateway, parse_mac
+    from ukl_tui.boot import parse_network_value
 
-    reader.check_keys((*_NETWORK_FIELDS, "auto_forwards"))
+    reader.check_keys((*NETWORK_KEYS, "auto_forwards"))
     auto = reader.flag("auto_forwards", True)
-    mode = reader.text("mode", "user")
-    if mode not in ("user", "tap", "none"):
-        raise reader.error("mode", f"expected user, tap or none, not {mode!r}")
-    base = NetworkSpec.tap_on_bridge() if mode == "tap" else NetworkSpec(mode=mode)  # type: ignore[arg-type]
-    parsers: dict[str, Any] = {
-        "address": parse_address,
-        "gateway": parse_gateway,
-        "forward_bind": parse_gateway,
-        "mac": parse_mac,
-    }
     kw: dict[str, Any] = {}
-    for name in _NETWORK_FIELDS:
-        if name == "mode" or name not in reader.table:
+    for name in NETWORK_KEYS:
+        if name not in reader.table:
             continue
         try:
-            if name == "forwards":
-                kw[name] = tuple(parse_forward(f) for f in reader.words(name))
-                continue
-            value = reader.text(name)
-            if name in ("address", "gateway") and value == "":
-                kw[name] = None
-            else:
-                kw[name] = parsers[name](value) if name in parsers else value
+            kw[name] = parse_network_value(name, reader.table[name])
         except UserError as exc:
-            if exc.message.startswith(reader.source):
-                raise
             raise reader.error(name, exc.message) from None
-    return replace(base, **kw), auto
+    base = NetworkSpec.for_mode(kw.pop("mode", "user"))
+    keys = tuple(k for k in NETWORK_KEYS if k in reader.table)
+    return replace(base, **kw), auto, keys

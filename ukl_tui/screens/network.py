@@ -31,7 +31,7 @@ from ukl_tui.widgets.build import BuildFields
 from ukl_tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from ukl_tui.boot import Forward
+    from ukl_tui.boot import Forward, NetworkSpec
 
 #: (value, label) of the initrd choices the plan knows (a path is typed in the field).
 INITRD_CHOICES = [
@@ -41,7 +41,7 @@ INITRD_CHOICES = [
     ("file", "a file…"),
 ]
 #: The plan's choices this step edits (Ctrl+R puts back the plan's defaults for them).
-FIELDS = ("network", "auto_forwards", *BOOT_TABLE, "distcc", "jobs")
+FIELDS = ("network", "network_keys", "auto_forwards", *BOOT_TABLE, "distcc", "jobs")
 MODES = [
     ("user", "User networking (port forwards)"),
     ("tap", "Tap on a bridge (root)"),
@@ -70,6 +70,9 @@ class NetworkScreen(Screen[None]):
         self._loading = False
         #: This step's choices as the form last stored them (a fix may change them).
         self._stored: dict[str, Any] = {}
+        #: The network the form was filled with (presets' settings included): a field the
+        #: user changes from it becomes the user's choice (``Plan.network_keys``).
+        self._shown: NetworkSpec | None = None
 
     def compose(self) -> ComposeResult:
         """Network on the left, boot on the right (stacked when narrow); the result below."""
@@ -160,13 +163,16 @@ class NetworkScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         """Back on this step: show kernel parameters a fix changed meanwhile."""
-        if self._stored and self._stored != _choices(self.session.choices):
+        if self._stored and (
+            self._stored != _choices(self.session.choices)
+            or self._shown != self.session.boot_spec().network
+        ):
             self.fill()
 
     def fill(self) -> None:
         """Session -> fields."""
         plan = self.session.choices
-        net = plan.network
+        net = self._shown = self.session.boot_spec().network  # with the presets' settings
         self._loading = True
         try:
             for button in self.query(RadioButton):
@@ -236,6 +242,9 @@ class NetworkScreen(Screen[None]):
                 bridge=text("#net-bridge", Input).value.strip(),
                 nic=text("#net-nic", Select).value,  # type: ignore[arg-type]
                 address_via=text("#net-via", Select).value,  # type: ignore[arg-type]
+                # not on the form: kept as the plan (or a preset) has them
+                mac=(self._shown or NetworkSpec()).mac,
+                forward_bind=(self._shown or NetworkSpec()).forward_bind,
             )
             network.validate(check_ports=True)
             memory = _number("memory", text("#boot-memory", Input).value)
@@ -251,7 +260,7 @@ class NetworkScreen(Screen[None]):
                 raise UserError("name the initrd file")
             plan = replace(
                 session.choices,
-                network=network,
+                **self._network_choice(network),
                 auto_forwards=self.query_one("#net-auto", Checkbox).value,
                 memory_mib=memory,
                 cpus=cpus,
@@ -292,6 +301,27 @@ class NetworkScreen(Screen[None]):
                 except UserError as exc:
                     lines.append(Content.assemble(("! ", "$warning"), (exc.message, "$warning")))
         self.query_one("#net-result", Static).update(Content("\n").join(lines))
+
+    def _network_choice(self, network: NetworkSpec) -> dict[str, Any]:
+        """The plan's ``network`` and ``network_keys`` for the form's network: the keys
+        chosen before, those changed from what the form was filled with, and, when the
+        mode changed, every key that differs from the new mode's defaults (the presets'
+        settings belong to their mode and no longer apply). Keys not chosen keep the
+        defaults, so that applying another preset later can still set them.
+        """
+        from ukl_tui.boot import NETWORK_KEYS, NetworkSpec
+
+        shown = self._shown or network
+        keys = set(self.session.choices.network_keys)
+        keys |= {k for k in NETWORK_KEYS if getattr(network, k) != getattr(shown, k)}
+        if network.mode != shown.mode:
+            keys |= set(network.chosen_keys())
+        start = NetworkSpec.for_mode(network.mode if "mode" in keys else "user")
+        values = {k: getattr(network, k) for k in keys if k != "mode"}
+        return {
+            "network": replace(start, **values),
+            "network_keys": tuple(k for k in NETWORK_KEYS if k in keys),
+        }
 
     def leave_problem(self) -> str | None:
         """Why the wizard should not move on yet."""

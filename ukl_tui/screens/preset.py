@@ -213,7 +213,12 @@ class PresetScreen(Screen[None]):
             Content.assemble(("QEMU -cpu flags    ", "dim"), report.boot.cpu_arg or "(defaults)")
         )
         if report.boot.gdb:
-            boot.append(Content.assemble(("gdb stub           ", "dim"), "on (-s -S)"))
+            boot.append(Content.assemble(("gdb stub           ", "dim"), "on (127.0.0.1:1234)"))
+        for key, value in report.boot.network_text().items():
+            shown = ", ".join(value) if isinstance(value, list) else value or "none"
+            boot.append(Content.assemble((f"network {key:<11}", "dim"), shown))
+        for line in self.session.network_clashes(report.boot).values():
+            boot.append(Content.assemble(("! ", "$warning"), line, " (Apply asks)"))
         self.query_one("#preset-boot", Static).update(Content("\n").join(boot))
         lines = [Content.styled("\nConflicts left after applying", "bold")]
         if not remaining:
@@ -240,10 +245,11 @@ class PresetScreen(Screen[None]):
         report, preset = self.report, self.current
         if report is None or preset is None:
             return
-        if not report.clashes:
+        network = self.session.network_clashes(report.boot)
+        if not report.clashes and not network:
             self._apply(preset, keep_mine=True)
             return
-        listed = "\n".join(c.line() for c in report.clashes)
+        listed = "\n".join([*(c.line() for c in report.clashes), *network.values()])
 
         def answered(key: str | None) -> None:
             if key in ("k", "p"):
@@ -265,8 +271,15 @@ class PresetScreen(Screen[None]):
     def _apply(self, preset: Preset, keep_mine: bool) -> None:
         clashes = self.report.clashes if self.report is not None else []
         drop = [] if keep_mine else [clash.symbol for clash in clashes]
+        network = (
+            []
+            if keep_mine or self.report is None
+            else self.session.network_clashes(self.report.boot)
+        )
         try:
-            report = self.session.apply_preset(preset, self.base_choice(), drop_edits=drop)
+            report = self.session.apply_preset(
+                preset, self.base_choice(), drop_edits=drop, drop_network=list(network)
+            )
         except UserError as exc:
             self.query_one("#message", Static).update(exc.message)
             return
