@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from ukl_tui.boot import NetworkSpec
 from ukl_tui.cli import main
 from ukl_tui.kconfig import load_tree
 from ukl_tui.kconfig.compare import compare
@@ -148,6 +150,88 @@ def test_cli_save_against_a_file_base(mini_tree, tuned, tmp_path, presets_dir, c
     assert data["assignments"] == {"INET": "n", "GREETING": "hi there", "COMP_XZ": "y"}
     text = (presets_dir / "f.toml").read_text()
     assert "base =" not in text and f"Made against {base}" in text
+
+
+def _boot_of(name: str, tree: Path):  # noqa: ANN202
+    """The boot a fresh plan gets from preset ``name`` (what ``plan --preset`` boots with)."""
+    from ukl_tui.plan import Plan
+    from ukl_tui.presets import combine
+
+    plan = Plan(tree=tree, presets=(name,))
+    return plan.boot_spec(combine(plan.load_presets()).boot)
+
+
+def test_cli_save_with_boot_and_network_round_trips(mini_tree, tuned, presets_dir) -> None:
+    from ukl_tui.plan import Plan
+
+    argv = ["preset", "save", "web", "--tree", str(mini_tree), "--config", str(tuned)]
+    argv += ["--extends", "ukl-prereqs", "--cmdline", "loglevel=7 nokaslr", "--gdb"]
+    argv += ["--qemu-cpu-flags", "+pdpe1gb", "--forward", "8080:80", "--forward", "5353/udp"]
+    argv += ["--nic", "virtio-net-pci", "--mac", "52:54:00:AA:BB:CC"]
+    assert main(argv) == 0
+    data = tomllib.loads((presets_dir / "web.toml").read_text())
+    # only what ukl-prereqs does not already give
+    assert data["boot"] == {
+        "cmdline": ["loglevel=7", "nokaslr"],
+        "qemu_cpu_flags": ["+pdpe1gb"],
+        "gdb": True,
+    }
+    assert data["network"] == {
+        "forwards": ["8080:80", "5353:5353/udp"],
+        "mac": "52:54:00:aa:bb:cc",
+        "nic": "virtio-net-pci",
+    }
+    boot = _boot_of("web", mini_tree)
+    assert boot.cmdline_base[-2:] == ("loglevel=7", "nokaslr")
+    assert "clearcpuid=smap,smep" in boot.cmdline_base  # from ukl-prereqs
+    assert boot.qemu_cpu_flags == ("-smap", "-smep", "+pdpe1gb") and boot.gdb
+    want = replace(
+        NetworkSpec.user(["8080:80", "5353/udp"]), nic="virtio-net-pci", mac="52:54:00:aa:bb:cc"
+    )
+    assert boot.network == want
+    # saved again from a plan that uses it: nothing beyond the preset itself
+    plan = Plan(tree=mini_tree, presets=("web",))
+    plan.save(mini_plan := presets_dir.parent / "p.toml")
+    argv = ["preset", "save", "again", "--tree", str(mini_tree), "--config", str(tuned)]
+    assert main([*argv, "--extends", "web", "--plan", str(mini_plan)]) == 0
+    again = tomllib.loads((presets_dir / "again.toml").read_text())
+    assert "boot" not in again and "network" not in again
+    # and alone, from that plan, everything (the full command line, the whole network)
+    assert main([*argv[:2], "alone", *argv[3:], "--plan", str(mini_plan)]) == 0
+    assert _boot_of("alone", mini_tree).network == want
+    assert _boot_of("alone", mini_tree).cmdline_base == boot.cmdline_base
+
+
+def test_save_switching_mode_writes_the_new_mode_whole(mini_tree, tuned, presets_dir) -> None:
+    presets_dir.mkdir(parents=True)
+    (presets_dir / "fwd.toml").write_text(
+        'summary = "f"\n[network]\nforwards = ["8080:80"]\nnic = "virtio-net-pci"\n'
+    )
+    argv = ["preset", "save", "t", "--tree", str(mini_tree), "--config", str(tuned)]
+    assert main([*argv, "--extends", "fwd", "--net", "tap", "--tap", "tap4"]) == 0
+    data = tomllib.loads((presets_dir / "t.toml").read_text())
+    # the parent's user-networking settings are dropped by the mode switch: the tap
+    # defaults (virtio-net-pci among them) are what the mode gives, nothing to restate
+    assert data["network"] == {"mode": "tap", "tap": "tap4"}
+    assert _boot_of("t", mini_tree).network == NetworkSpec.tap_on_bridge(tap="tap4")
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--forward", "8080:99999"], "--forward '8080:99999': port 99999"),
+        (["--ip", "10.0.2.300/24"], "--ip '10.0.2.300/24': bad guest address"),
+        (["--ip", "192.168.122.5/24"], "belongs to the bridge network"),
+        (["--net", "tap", "--forward", "80"], "port forwards only apply to user networking"),
+        (["--mac", "01:00:00:00:00:01"], "multicast"),
+        (["--cmdline", 'a"b'], "single word"),
+        (["--qemu-cpu-flags", "smap"], "smap"),
+        (["--plan", "/nonexistent/p.toml"], "does not exist"),
+    ],
+)
+def test_bad_boot_or_network_option(mini_tree, tuned, presets_dir, capsys, options, words):
+    argv = ["preset", "save", "x", "--tree", str(mini_tree), "--config", str(tuned), *options]
+    _bad(argv, words, capsys, presets_dir)
 
 
 # ----- bad input: one line, exit 2, nothing written ----------------------------------------

@@ -13,6 +13,7 @@ from textual.widgets import Checkbox, Input, OptionList, Select
 
 from tests.support.wizard import FIXED_PREREQS, wait_for
 from ukl_tui.app import UklApp
+from ukl_tui.boot import NetworkSpec
 from ukl_tui.kconfig import load_tree
 from ukl_tui.plan import Plan
 from ukl_tui.screens.compare import CompareScreen
@@ -69,6 +70,76 @@ async def test_save_from_the_browser_writes_the_choices_and_boot(app, presets_di
         "quiet",
     ]
     assert data["boot"]["qemu_cpu_flags"] == ["-smap", "-smep"]
+
+
+def _fresh_boot(name: str, tree: Path):  # noqa: ANN202
+    """The boot a fresh plan gets from preset ``name`` (what ``plan --preset`` boots with)."""
+    from ukl_tui.presets import combine
+
+    plan = Plan(tree=tree, presets=(name,))
+    return plan.boot_spec(combine(plan.load_presets()).boot)
+
+
+async def test_save_writes_the_sessions_network(mini_tree, tmp_path, presets_dir) -> None:
+    config = tmp_path / ".config"
+    config.write_text("CONFIG_MODULES=y\n")
+    tree = load_tree(mini_tree, config=config)
+    network = NetworkSpec.user(["8080:80"], nic="virtio-net-pci")
+    plan = Plan(tree=mini_tree, config=config, network=network, append=("quiet",))
+    app = UklApp(Session(plan, tree_source="argument", tree=tree, prereqs=list(FIXED_PREREQS)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        dialog = await _open(pilot, "review")
+        await pilot.press(*"my-web", "enter")
+        await wait_for(pilot, lambda: app.screen is not dialog)
+    data = tomllib.loads((presets_dir / "my-web.toml").read_text())
+    assert data["network"] == {"forwards": ["8080:80"], "nic": "virtio-net-pci"}
+    boot = _fresh_boot("my-web", mini_tree)
+    assert boot.network == network and boot.extra_params == ()
+    assert boot.cmdline_base == app.session.boot_spec().cmdline_base + ("quiet",)
+
+
+async def test_network_step_keeps_a_presets_value_that_was_not_changed(
+    mini_tree, tmp_path, presets_dir
+) -> None:
+    """The form shows the preset's network; only the field changed becomes the user's, so
+    the saved preset (building on that one) holds just that field, and a fresh plan from it
+    boots with the same network as the session.
+    """
+    presets_dir.mkdir(parents=True)
+    (presets_dir / "web.toml").write_text(
+        'summary = "w"\n[network]\nforwards = ["8080:80"]\nnic = "virtio-net-pci"\n'
+    )
+    tree = load_tree(mini_tree)
+    session = Session(Plan(tree=mini_tree), tree_source="argument", tree=tree)
+    session.prereqs = list(FIXED_PREREQS)
+    from ukl_tui.presets import Catalogue
+
+    session.apply_preset(Catalogue().get("web"), False)
+    app = UklApp(session)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.current_step() is not None)
+        app.goto("network")
+        await wait_for(pilot, lambda: app.current_step() == "network")
+        screen = app.screen
+        await wait_for(pilot, lambda: bool(screen.query("#net-result")))
+        await pilot.pause()
+        forwards = screen.query_one("#net-forwards", Input)
+        assert forwards.value == "8080:80"
+        assert screen.query_one("#net-nic", Select).value == "virtio-net-pci"
+        assert app.session.choices.network_keys == ()  # shown, not chosen
+        forwards.value = "18080:80"
+        await pilot.pause()
+        assert screen.problem is None
+        assert app.session.choices.network_keys == ("forwards",)
+        dialog = await _open(pilot, "review")
+        assert dialog.query_one("#preset-extends", Select).value == "web"
+        await pilot.press(*"mine", "enter")
+        await wait_for(pilot, lambda: app.screen is not dialog)
+    data = tomllib.loads((presets_dir / "mine.toml").read_text())
+    assert data["extends"] == ["web"] and data["network"] == {"forwards": ["18080:80"]}
+    want = NetworkSpec.user(["18080:80"], nic="virtio-net-pci")
+    assert app.session.boot_spec().network == want
+    assert _fresh_boot("mine", mini_tree).network == want
 
 
 async def test_bad_name_and_existing_preset_stay_in_the_dialog(app, presets_dir) -> None:

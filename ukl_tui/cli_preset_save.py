@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ukl_tui.cli_common import add_tree_arguments, print_json, tree_path
 from ukl_tui.errors import UserError
+
+if TYPE_CHECKING:
+    from ukl_tui.boot import NetworkSpec
+    from ukl_tui.plan import Plan
+    from ukl_tui.presets import Boot
 
 
 def register(sub: Any) -> None:
@@ -46,6 +51,7 @@ def register(sub: Any) -> None:
     save.add_argument(
         "--extends", action="append", default=[], metavar="PRESET", help="build on a preset"
     )
+    _add_boot_arguments(save)
     _add_output_arguments(save)
     save.set_defaults(func=cmd_preset_save)
 
@@ -66,6 +72,39 @@ def register(sub: Any) -> None:
     imp.add_argument("--extends", action="append", default=[], metavar="PRESET")
     _add_output_arguments(imp)
     imp.set_defaults(func=cmd_preset_import)
+
+
+def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
+    """Boot and network settings for ``preset save``: a saved plan's, and options on top.
+
+    ``--plan`` takes what a session already decided (its kernel parameters, CPU flags and
+    network, presets included), the options say it directly; either way the preset keeps
+    only what its parents do not already give. The network options are ``plan``'s own.
+    """
+    from ukl_tui.cli_plan import add_network_options
+
+    boot = parser.add_argument_group(
+        "boot and network (saved into the preset's [boot] and [network] tables)"
+    )
+    boot.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="take the boot and network settings of a saved plan file (ukl-tui.toml)",
+    )
+    boot.add_argument(
+        "--cmdline",
+        action="append",
+        metavar="WORDS",
+        help="kernel parameters to add to the parents' (or default) command line, e.g. "
+        "'loglevel=7 nokaslr' (repeatable)",
+    )
+    boot.add_argument(
+        "--qemu-cpu-flags",
+        metavar="FLAGS",
+        help="QEMU -cpu flags to set on top of the parents' (or default) ones, e.g. -smap,+pdpe1gb",
+    )
+    boot.add_argument("--gdb", action="store_true", help="QEMU's gdb stub on 127.0.0.1:1234")
+    add_network_options(boot)
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +135,13 @@ def _save(args: argparse.Namespace, config: Path | None) -> int:
 
     check_name(args.name)
     base = BaseChoice.parse(args.base or _default_base(args.extends))
+    plan = None
+    if getattr(args, "plan", None):  # preset import of a full .config has no boot options
+        from ukl_tui.plan import Plan
+
+        plan = Plan.load(Path(args.plan).expanduser())
+        if not args.tree:
+            args.tree = str(plan.tree)
     srctree = tree_path(args)
     if config is None:
         from ukl_tui.kconfig import find_srctree
@@ -104,9 +150,17 @@ def _save(args: argparse.Namespace, config: Path | None) -> int:
         if not config.is_file():
             raise UserError(f"{config}: no such file: name the configuration with --config FILE")
     check_arch([p for p in (config, base.path) if p is not None])
+    boot, network = _boot_settings(args, plan, srctree)
     tree = load_tree(srctree, config=config, overlays=args.overlay)
     saved = make_preset(
-        tree, args.name, base, args.extends, summary=args.summary, source=str(config)
+        tree,
+        args.name,
+        base,
+        args.extends,
+        summary=args.summary,
+        boot=boot,
+        network=network,
+        source=str(config),
     )
     return _finish(
         args,
@@ -118,8 +172,56 @@ def _save(args: argparse.Namespace, config: Path | None) -> int:
             "extends": list(saved.extends),
             "config_lines": saved.config_lines,
             "savedefconfig_lines": saved.savedefconfig_lines,
+            "boot": saved.boot.to_dict() if saved.boot is not None else None,
         },
     )
+
+
+def _boot_settings(
+    args: argparse.Namespace, plan: Plan | None, srctree: Path
+) -> tuple[Boot | None, NetworkSpec | None]:
+    """The whole boot (kernel command line, CPU flags, gdb) and network the preset should
+    give, or None for each the user said nothing about; every value checked first.
+
+    Without ``--plan`` the start is what the extended presets give (their command line and
+    CPU flags, else the defaults, and their network); with it, the plan's boot. Options go
+    on top: ``--cmdline`` words are added, ``--qemu-cpu-flags`` set, the network options
+    change the network as ``ukl-tui plan`` would.
+    """
+    from ukl_tui.boot import add_cpu_flags, check_cpu_flag, check_param
+    from ukl_tui.cli_plan import network_change
+    from ukl_tui.plan import Plan
+    from ukl_tui.presets import Boot, Catalogue, merge_boot
+
+    if not hasattr(args, "cmdline"):  # preset import: no boot options
+        return None, None
+    catalogue = Catalogue()
+    parents = merge_boot(catalogue.get(name).boot for name in args.extends)
+    if plan is not None:
+        spec = plan.boot_spec(merge_boot(p.boot for p in plan.load_presets()))
+    else:
+        spec = Plan(tree=srctree).boot_spec(parents)
+    words = [w for item in args.cmdline or () for w in item.split()]
+    flags = [f for f in (args.qemu_cpu_flags or "").split(",") if f]
+    for word in words:
+        check_param(word)
+    for flag in flags:
+        check_cpu_flag(flag)
+    net_options = any(
+        getattr(args, k) is not None
+        for k in ("net", "ip", "gateway", "forward", "address_via", "mac", "tap", "bridge", "nic")
+    )
+    boot = None
+    if plan is not None or words or flags or args.gdb:
+        cmdline = [*spec.cmdline_base, *spec.extra_params]
+        cmdline += [w for w in words if w not in cmdline]
+        cpu = add_cpu_flags(",".join(spec.qemu_cpu_flags), flags)
+        boot = Boot(tuple(cmdline), tuple(f for f in cpu.split(",") if f), spec.gdb or args.gdb)
+    network = None
+    if plan is not None or net_options:
+        network, _ = network_change(args, spec.network)
+        network.validate(check_ports=False)
+    return boot, network
 
 
 def _finish(args: argparse.Namespace, name: str, text: str, report: dict[str, Any]) -> int:

@@ -18,11 +18,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ukl_tui.boot import NETWORK_KEYS, NetworkSpec
 from ukl_tui.errors import UserError
 from ukl_tui.kconfig.dotconfig import DotConfig, read_dotconfig
 from ukl_tui.kconfig.env import kernel_version
 from ukl_tui.kconfig.minimal import Snapshot, minimal_assignments
-from ukl_tui.presets import BASES, Boot, Catalogue, Preset, apply_presets, merge_boot, valid_name
+from ukl_tui.presets import (
+    BASES,
+    Boot,
+    Catalogue,
+    NetSetting,
+    Preset,
+    apply_presets,
+    merge_boot,
+    network_spec,
+    valid_name,
+)
 
 if TYPE_CHECKING:
     from ukl_tui.kconfig import Tree
@@ -100,17 +111,37 @@ def _prompt(tree: Tree, name: str) -> str:
     return " ".join(prompts[0].split()) if prompts else ""
 
 
-def _own_boot(boot: Boot | None, parents: Sequence[Preset]) -> Boot | None:
-    """What the preset must add to its parents' boot settings to give ``boot``."""
-    if boot is None:
+def own_network(network: NetworkSpec, inherited: Sequence[NetSetting]) -> dict[str, Any]:
+    """The network keys a preset must set so that, merged after ``inherited`` (its parents'
+    settings, ``presets.merge_network``), it gives ``network``: the keys that differ from
+    what the parents give, or, when the mode differs, the mode and every key that differs
+    from that mode's defaults (switching mode drops the parents' settings).
+    """
+    start = network_spec(inherited)
+    if network.mode != start.mode:
+        keys = ["mode", *(k for k in network.chosen_keys() if k != "mode")]
+    else:
+        keys = [k for k in NETWORK_KEYS if getattr(network, k) != getattr(start, k)]
+    return {k: getattr(network, k) for k in NETWORK_KEYS if k in keys}
+
+
+def _own_boot(
+    boot: Boot | None, parents: Sequence[Preset], network: NetworkSpec | None = None
+) -> Boot | None:
+    """What the preset must add to its parents' boot settings to give ``boot`` and
+    ``network`` (None: the preset says nothing about them).
+    """
+    if boot is None and network is None:
         return None
+    boot = boot or Boot()
     inherited = merge_boot(p.boot for p in parents)
     cmdline = tuple(w for w in boot.cmdline if w not in inherited.cmdline)
     flags = tuple(f for f in boot.qemu_cpu_flags if f not in inherited.qemu_cpu_flags)
     gdb = boot.gdb and not inherited.gdb
-    if not (cmdline or flags or gdb):
+    net = own_network(network, inherited.network) if network is not None else {}
+    if not (cmdline or flags or gdb or net):
         return None
-    return Boot(cmdline, flags, gdb)
+    return Boot(cmdline, flags, gdb, tuple(NetSetting(k, v, "") for k, v in net.items()))
 
 
 def default_summary(
@@ -133,10 +164,14 @@ def make_preset(
     *,
     summary: str | None = None,
     boot: Boot | None = None,
+    network: NetworkSpec | None = None,
     source: str | None = None,
     catalogue: Catalogue | None = None,
 ) -> SavedPreset:
-    """The preset that turns ``base`` (plus ``extends``) into the tree's current values.
+    """The preset that turns ``base`` (plus ``extends``) into the tree's current values,
+    with the boot settings (``boot``: the whole kernel command line and CPU flags wanted)
+    and the network (``network``: the whole spec wanted) that the extended presets do not
+    already give.
 
     Raises ``UserError`` when the name is not a plain word, an extended preset is unknown or
     is the preset itself, or re-applying the assignments does not give the configuration back.
@@ -154,7 +189,7 @@ def make_preset(
         )
         raise UserError(f"no set of assignments reproduces this configuration: {wrong}")
     assignments = minimal.assignments
-    own_boot = _own_boot(boot, parents)
+    own_boot = _own_boot(boot, parents, network)
     summary = " ".join((summary or default_summary(base, extends, assignments)).split())
     config_lines = len(tree.config_text().splitlines())
     min_lines = len(tree.min_config_text().splitlines())
@@ -196,7 +231,9 @@ def preset_text(
     header: Sequence[str] = (),
     trailer: Sequence[str] = (),
 ) -> str:
-    """The preset file: header comments, keys, ``[kconfig]`` with prompts, ``[boot]``."""
+    """The preset file: header comments, keys, ``[kconfig]`` with prompts, ``[boot]``,
+    ``[network]``.
+    """
     from ukl_tui.plan import dumps_toml  # the project's one TOML writer
 
     def line(key: str, value: Any) -> str:
@@ -224,7 +261,10 @@ def preset_text(
             table["qemu_cpu_flags"] = list(boot.qemu_cpu_flags)
         if boot.gdb:
             table["gdb"] = True
-        out += ["", "[boot]", *(line(k, v) for k, v in table.items())]
+        if table:
+            out += ["", "[boot]", *(line(k, v) for k, v in table.items())]
+        if boot.network:
+            out += ["", "[network]", *(line(k, v) for k, v in boot.network_text().items())]
     return "\n".join(out) + "\n"
 
 
@@ -311,6 +351,7 @@ __all__ = [
     "default_summary",
     "import_fragment",
     "make_preset",
+    "own_network",
     "preset_text",
     "read_fragment",
     "write_preset",

@@ -1,11 +1,12 @@
 """Save as preset...: the current configuration as a preset of the user's own.
 
-The dialog is given everything it needs (the tree at its current values, the boot settings,
-what the session started from) and asks only what a person must decide: a name, a one-line
-summary, the base and the preset it builds on. ``preset_save.make_preset`` finds the fewest
-assignments and proves them by re-applying; ``write_preset`` writes the file into the user's
-preset directory. A problem (a name that is not a plain word, an existing preset) is shown
-under the fields and nothing is written; on success the dialog returns the file's path.
+The dialog is given everything it needs (the tree at its current values, the boot and
+network settings, what the session started from) and asks only what a person must decide:
+a name, a one-line summary, the base and the preset it builds on.
+``preset_save.make_preset`` finds the fewest assignments and proves them by re-applying;
+``write_preset`` writes the file into the user's preset directory. A problem (a name that
+is not a plain word, an existing preset) is shown under the fields and nothing is written;
+on success the dialog returns the file's path.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 from ukl_tui.errors import UserError
 
 if TYPE_CHECKING:
+    from ukl_tui.boot import NetworkSpec
     from ukl_tui.kconfig import Tree
     from ukl_tui.presets import Boot
     from ukl_tui.session import Session
@@ -42,6 +44,7 @@ class SavePresetScreen(ModalScreen[Path | None]):
         tree: Tree,
         *,
         boot: Boot | None = None,
+        network: NetworkSpec | None = None,
         base: str | None = None,
         extends: Sequence[str] = (),
         source: str = "",
@@ -53,6 +56,7 @@ class SavePresetScreen(ModalScreen[Path | None]):
 
         self.model = tree
         self.boot = boot
+        self.network = network
         self.source = source
         self.catalogue = Catalogue()
         self.bases = list(BASES)
@@ -70,7 +74,9 @@ class SavePresetScreen(ModalScreen[Path | None]):
         """The dialog for a wizard session: its tree, boot settings, base and presets.
 
         The kernel parameters are the boot's own (presets' or default, plus the user's
-        extras); ``ip=`` and init arguments belong to the network and the application.
+        extras); ``ip=`` and init arguments belong to the network and the application. The
+        network is the one the boot uses (presets' settings and the user's choices; not the
+        application's automatic forwards, which follow the application).
         """
         from ukl_tui.presets import Boot
 
@@ -81,6 +87,7 @@ class SavePresetScreen(ModalScreen[Path | None]):
         return cls(
             tree,
             boot=Boot((*spec.cmdline_base, *spec.extra_params), spec.qemu_cpu_flags, spec.gdb),
+            network=spec.network,
             base=plan.base,
             extends=plan.presets,
             source=str(tree.loaded_from or tree.config_path),
@@ -92,7 +99,8 @@ class SavePresetScreen(ModalScreen[Path | None]):
             yield Label("Save as preset", classes="dialog-title")
             yield Static(
                 "Only what you chose is saved; what follows from it (defaults, selects, "
-                "dependencies) is left to Kconfig. Kernel parameters and QEMU flags go in too.",
+                "dependencies) is left to Kconfig. Kernel parameters, QEMU flags and the "
+                "network go in too.",
                 classes="dialog-body",
                 markup=False,
             )
@@ -152,6 +160,7 @@ class SavePresetScreen(ModalScreen[Path | None]):
                 extends,
                 summary=summary,
                 boot=self.boot,
+                network=self.network,
                 source=self.source,
                 catalogue=self.catalogue,
             )
