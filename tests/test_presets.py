@@ -264,6 +264,10 @@ def test_apply_reports_the_network_for_the_plan(user_presets, mini_tree, capsys)
 
     boot = json.loads(capsys.readouterr().out)["boot"]
     assert boot["network"] == {"forwards": ["8080:80"]} and boot["cmdline"] == []
+    assert main(["presets", "--json"]) == 0
+    listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)["presets"]}
+    assert listed["web"]["boot"]["network"] == {"forwards": ["8080:80"]}
+    assert listed["ukl-base"]["boot"]["network"] == {}
 
 
 def test_user_preset_overrides_shipped_and_says_so(user_presets, capsys) -> None:

@@ -131,11 +131,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
                         "kernel": p.kernel,
                         "kconfig": p.kconfig(),
                         "required": p.required,
-                        "boot": {
-                            "cmdline": list(p.boot.cmdline),
-                            "qemu_cpu_flags": list(p.boot.qemu_cpu_flags),
-                            "gdb": p.boot.gdb,
-                        },
+                        "boot": p.boot.to_dict(),
                     }
                     for p in good
                 ],
