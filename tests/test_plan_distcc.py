@@ -273,6 +273,54 @@ def test_cli_hosts_from_the_environment_and_run_override(small_tree, tmp_path, l
     assert done.returncode == 2 and "limit 0" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_new_plan_takes_distccs_own_list_when_the_option_is_absent(small_tree, tmp_path, live):
+    """Neither --distcc nor --no-distcc: a new plan uses $DISTCC_HOSTS, else the hosts file,
+    and says so; a saved plan keeps its own setting; no list anywhere means no distcc.
+    """
+    out = tmp_path / "plan.toml"
+    base = ["plan", "--tree", str(small_tree), "--build-dir", str(tmp_path / "b")]
+    distcc_dir = tmp_path / "distcc"
+    distcc_dir.mkdir()
+    (distcc_dir / "hosts").write_text(f"# the farm\n127.0.0.1:{live}/3\n")
+    done = cli(*base, "--save", str(out), env={"DISTCC_DIR": str(distcc_dir)})
+    assert done.returncode == 0, done.stderr
+    assert f"hosts in {distcc_dir / 'hosts'}: 127.0.0.1:{live}/3" in done.stderr
+    assert "--no-distcc compiles on this machine" in done.stderr
+    assert Plan.load(out).distcc == f"127.0.0.1:{live}/3"
+    # $DISTCC_HOSTS comes first, as for distcc itself
+    env = {"DISTCC_DIR": str(distcc_dir), "DISTCC_HOSTS": f"127.0.0.1:{live}/2"}
+    done = cli(*base, env=env)
+    assert done.returncode == 0 and f"DISTCC_HOSTS=127.0.0.1:{live}/2" in done.stdout
+    # --no-distcc wins, and a saved plan without distcc stays without it
+    done = cli(*base, "--no-distcc", "--save", str(out), env=env)
+    assert done.returncode == 0 and "DISTCC_HOSTS" not in done.stdout + done.stderr
+    assert Plan.load(out).distcc is None
+    done = cli("plan", "--plan", str(out), env=env)
+    assert done.returncode == 0 and "DISTCC_HOSTS" not in done.stdout + done.stderr
+    # nothing anywhere: a local build, no message
+    done = cli(*base)
+    assert done.returncode == 0 and "DISTCC" not in done.stdout
+    assert "through distcc" not in done.stderr
+    # a malformed list the user set is bad input, named with where it came from
+    done = cli(*base, "--save", str(tmp_path / "p2.toml"), env={"DISTCC_HOSTS": "h:0"})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "$DISTCC_HOSTS" in done.stderr and "port 0" in done.stderr
+    assert not (tmp_path / "p2.toml").exists()
+
+
+def test_the_wizards_new_plan_takes_distccs_own_list(small_tree, monkeypatch, live):
+    from ukl_tui.session import Session
+
+    session = Session()
+    monkeypatch.setenv("DISTCC_HOSTS", f"127.0.0.1:{live}/2")
+    session.choose_tree(small_tree, "picked")
+    assert session.choices.distcc == f"127.0.0.1:{live}/2"
+    monkeypatch.setenv("DISTCC_HOSTS", "h:0")  # malformed: left out, the field starts empty
+    session = Session()
+    session.choose_tree(small_tree, "picked")
+    assert session.choices.distcc is None
+
+
 def test_distcc_asked_for_but_not_installed(small_tree, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     plan = Plan(tree=small_tree, build_dir=tmp_path / "o", ccache=False, distcc="127.0.0.1")
