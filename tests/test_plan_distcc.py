@@ -199,7 +199,8 @@ def test_ukl_checkout_kernel_goes_through_ccache_and_glibc_does_not(ukl_checkout
     # the settled linux/.config is checked right after the kernel's own olddefconfig
     dot = ukl_checkout / "linux" / ".config"
     assert steps["kconfig-copy"].argv == ("cp", "--", str(dot), str(written_copy(dot)))
-    assert steps["kconfig-check"].argv == tuple(check_argv(ukl_checkout, dot, ()))
+    assert steps["kconfig-check"].argv == tuple(check_argv(ukl_checkout, dot, (), "ccache gcc"))
+    assert "--cc=ccache gcc" in steps["kconfig"].argv  # Kconfig sees the kernel make's CC=
 
 
 def test_ukl_checkout_without_wrapping_keeps_ukls_single_make(ukl_checkout):
@@ -207,6 +208,7 @@ def test_ukl_checkout_without_wrapping_keeps_ukls_single_make(ukl_checkout):
     steps = by_id(built.steps)
     assert steps["build"].argv == ("make", "-j2", "vmlinuz")
     assert "kernel" not in steps
+    assert not any(a.startswith("--cc") for a in steps["kconfig"].argv)  # ukl's make: gcc
 
 
 def test_ukl_checkout_without_kernel_targets_warns(upstream, tmp_path):
@@ -326,3 +328,51 @@ def test_distcc_asked_for_but_not_installed(small_tree, tmp_path, monkeypatch):
     plan = Plan(tree=small_tree, build_dir=tmp_path / "o", ccache=False, distcc="127.0.0.1")
     with pytest.raises(UserError, match=r"^distcc hosts were given but distcc is not installed"):
         plan.build(NO_KVM)
+
+
+@pytest.mark.realtree
+@pytest.mark.parametrize("ccache", [False, True], ids=["distcc-gcc", "ccache-distcc"])
+def test_the_kconfig_steps_see_the_builds_cc_and_the_settled_check_passes(
+    real_tree, ukl_overlay, tmp_path, ccache
+):
+    """``distcc gcc --version`` names the compiler x86_64-linux-gnu-gcc: the kernel's
+    olddefconfig writes that as CC_VERSION_TEXT, so ukl-tui's Kconfig step must parse with
+    the build's CC= too, or the settled check stops every distcc build without ccache.
+    """
+    from tests.support.distccd import daemons
+
+    with daemons(tmp_path, 1) as (daemon,):
+        plan = Plan(
+            tree=real_tree,
+            overlays=(ukl_overlay,),
+            presets=("qemu-smoke", "ukl-base"),
+            base="tinyconfig",
+            build_dir=tmp_path / "b",
+            ccache=ccache,
+            distcc=daemon.host,
+        )
+        steps = plan.build(NO_KVM, check_ports=False).steps
+        cc = "ccache gcc" if ccache else "distcc gcc"
+        for step in steps:
+            if step.id in ("kconfig", "kconfig-check"):
+                assert f"--cc={cc}" in step.argv
+            if step.kind not in ("prep",) or step.id == "distcc-log":
+                continue
+            done = subprocess.run(
+                list(step.argv),
+                cwd=step.cwd,
+                env={**os.environ, **step.env},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, f"{step.id}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    version = subprocess.run(
+        [*cc.split(), "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DISTCC_HOSTS": "localhost"},
+    ).stdout.splitlines()[0]
+    settled = (tmp_path / "b" / ".config").read_text()
+    assert f'CONFIG_CC_VERSION_TEXT="{version}"' in settled
+    assert ("x86_64-linux-gnu-gcc" in version) == (not ccache)
