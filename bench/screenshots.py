@@ -74,6 +74,8 @@ def main() -> None:
         overlay = HERE / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
         tree = load_tree(args.tree, config=config, overlays=[overlay])
         tree.search("ukl")
+        # An empty cache from here on: Welcome would show this machine's last run of the tree.
+        os.environ["XDG_CACHE_HOME"] = str(work / "cache")
         written = asyncio.run(shoot(tree, tree.snapshot(), config.read_text(), work, out))
     finally:
         os.chdir(HERE)
