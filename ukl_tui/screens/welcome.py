@@ -200,8 +200,10 @@ class WelcomeScreen(Screen[None]):
         session = self.session
         path_line = self.query_one("#tree-path", Static)
         self._facts_shown = session.tree_path is None
-        self._show_last_run(None)
-        self._history_shown = session.tree_path is None
+        self._history_shown = session.tree_path is None  # else when the look-up answers
+        self.last_run = None
+        self.query_one("#last-run").display = False
+        self.refresh_bindings()
         if session.tree_path is None:
             path_line.update("No kernel tree or ukl checkout found.")
             self._offer_sources()
@@ -278,11 +280,11 @@ class WelcomeScreen(Screen[None]):
         record = last_run_of_tree(tree)
         self.app.call_from_thread(self._show_last_run, record, tree)
 
-    def _show_last_run(self, record: RunRecord | None, tree: Path | None = None) -> None:
-        if tree is not None and tree != self.session.tree_path:
+    def _show_last_run(self, record: RunRecord | None, tree: Path) -> None:
+        if tree != self.session.tree_path:
             return  # another tree was opened meanwhile: its own look-up answers
         self.last_run = record
-        self._history_shown = tree is not None
+        self._history_shown = True
         box = self.query_one("#last-run", Static)
         box.display = record is not None
         box.update(Content("\n").join(last_run_lines(record)) if record is not None else "")
