@@ -21,6 +21,7 @@ from ukl_tui.history import (
     signature,
 )
 from ukl_tui.locate import with_gdb_stub, without_gdb_stub
+from ukl_tui.run_session import RunJob
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -87,6 +88,18 @@ def test_the_last_run_of_a_tree_compared_with_the_run_before(tmp_path: Path) -> 
     shown = run_cli(["runs", "show", newest_of_tree.name], tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert f"  times: {record.times}\n" in shown.stdout
+
+
+def test_a_steps_file_keeps_the_tree_and_application_of_its_plan(tmp_path: Path) -> None:
+    tree = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", tree)
+    out = run_cli(["plan", "--tree", str(tree), "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    steps = tmp_path / "steps.json"
+    steps.write_text(out.stdout)
+    job = RunJob.from_steps_file(steps)
+    assert job.tree == str(tree.resolve()) and job.application == ""
+    assert job.about() == {"title": job.title, "tree": job.tree, "application": ""}
 
 
 def test_the_gdb_stub_port_does_not_make_another_plan() -> None:
