@@ -110,6 +110,10 @@ def test_a_kernel_general_protection_fault_is_seen_live():
             "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b",
         ),
     ]
+    # The same report as 6.12 words it (its __die_header's format), with a printk time.
+    newer = "[    3.1] Oops: general protection fault, probably for non-canonical address "
+    newer += "0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI"
+    assert boot_failure(newer) is not None and boot_failure(newer).cause == "oops"  # type: ignore[union-attr]
 
 
 def test_a_null_dereference_and_its_oops_are_seen_live():
