@@ -61,6 +61,11 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ["XDG_CONFIG_HOME"] = str(base / "config")
     # no linux-source tarballs unless a test puts some there (not the host's /usr/src)
     os.environ["UKL_TUI_SOURCES"] = str(base / "src")
+    # no distcc hosts unless a test gives some (not the host's $DISTCC_HOSTS or ~/.distcc)
+    os.environ.pop("DISTCC_HOSTS", None)
+    # (distcc's client keeps its lock files there too, so the directory must exist)
+    (base / "distcc").mkdir()
+    os.environ["DISTCC_DIR"] = str(base / "distcc")
 
 
 def _configured_tree(var: str) -> Path:

@@ -199,7 +199,8 @@ def test_ukl_checkout_kernel_goes_through_ccache_and_glibc_does_not(ukl_checkout
     # the settled linux/.config is checked right after the kernel's own olddefconfig
     dot = ukl_checkout / "linux" / ".config"
     assert steps["kconfig-copy"].argv == ("cp", "--", str(dot), str(written_copy(dot)))
-    assert steps["kconfig-check"].argv == tuple(check_argv(ukl_checkout, dot, ()))
+    assert steps["kconfig-check"].argv == tuple(check_argv(ukl_checkout, dot, (), "ccache gcc"))
+    assert "--cc=ccache gcc" in steps["kconfig"].argv  # Kconfig sees the kernel make's CC=
 
 
 def test_ukl_checkout_without_wrapping_keeps_ukls_single_make(ukl_checkout):
@@ -207,6 +208,7 @@ def test_ukl_checkout_without_wrapping_keeps_ukls_single_make(ukl_checkout):
     steps = by_id(built.steps)
     assert steps["build"].argv == ("make", "-j2", "vmlinuz")
     assert "kernel" not in steps
+    assert not any(a.startswith("--cc") for a in steps["kconfig"].argv)  # ukl's make: gcc
 
 
 def test_ukl_checkout_without_kernel_targets_warns(upstream, tmp_path):
@@ -273,8 +275,104 @@ def test_cli_hosts_from_the_environment_and_run_override(small_tree, tmp_path, l
     assert done.returncode == 2 and "limit 0" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_a_new_plan_takes_distccs_own_list_when_the_option_is_absent(small_tree, tmp_path, live):
+    """Neither --distcc nor --no-distcc: a new plan uses $DISTCC_HOSTS, else the hosts file,
+    and says so; a saved plan keeps its own setting; no list anywhere means no distcc.
+    """
+    out = tmp_path / "plan.toml"
+    base = ["plan", "--tree", str(small_tree), "--build-dir", str(tmp_path / "b")]
+    distcc_dir = tmp_path / "distcc"
+    distcc_dir.mkdir()
+    (distcc_dir / "hosts").write_text(f"# the farm\n127.0.0.1:{live}/3\n")
+    done = cli(*base, "--save", str(out), env={"DISTCC_DIR": str(distcc_dir)})
+    assert done.returncode == 0, done.stderr
+    assert f"hosts in {distcc_dir / 'hosts'}: 127.0.0.1:{live}/3" in done.stderr
+    assert "--no-distcc compiles on this machine" in done.stderr
+    assert Plan.load(out).distcc == f"127.0.0.1:{live}/3"
+    # $DISTCC_HOSTS comes first, as for distcc itself
+    env = {"DISTCC_DIR": str(distcc_dir), "DISTCC_HOSTS": f"127.0.0.1:{live}/2"}
+    done = cli(*base, env=env)
+    assert done.returncode == 0 and f"DISTCC_HOSTS=127.0.0.1:{live}/2" in done.stdout
+    # --no-distcc wins, and a saved plan without distcc stays without it
+    done = cli(*base, "--no-distcc", "--save", str(out), env=env)
+    assert done.returncode == 0 and "DISTCC_HOSTS" not in done.stdout + done.stderr
+    assert Plan.load(out).distcc is None
+    done = cli("plan", "--plan", str(out), env=env)
+    assert done.returncode == 0 and "DISTCC_HOSTS" not in done.stdout + done.stderr
+    # nothing anywhere: a local build, no message
+    done = cli(*base)
+    assert done.returncode == 0 and "DISTCC" not in done.stdout
+    assert "through distcc" not in done.stderr
+    # a malformed list the user set is bad input, named with where it came from
+    done = cli(*base, "--save", str(tmp_path / "p2.toml"), env={"DISTCC_HOSTS": "h:0"})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "$DISTCC_HOSTS" in done.stderr and "port 0" in done.stderr
+    assert not (tmp_path / "p2.toml").exists()
+
+
+def test_the_wizards_new_plan_takes_distccs_own_list(small_tree, monkeypatch, live):
+    from ukl_tui.session import Session
+
+    session = Session()
+    monkeypatch.setenv("DISTCC_HOSTS", f"127.0.0.1:{live}/2")
+    session.choose_tree(small_tree, "picked")
+    assert session.choices.distcc == f"127.0.0.1:{live}/2"
+    monkeypatch.setenv("DISTCC_HOSTS", "h:0")  # malformed: left out, the field starts empty
+    session = Session()
+    session.choose_tree(small_tree, "picked")
+    assert session.choices.distcc is None
+
+
 def test_distcc_asked_for_but_not_installed(small_tree, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     plan = Plan(tree=small_tree, build_dir=tmp_path / "o", ccache=False, distcc="127.0.0.1")
     with pytest.raises(UserError, match=r"^distcc hosts were given but distcc is not installed"):
         plan.build(NO_KVM)
+
+
+@pytest.mark.realtree
+@pytest.mark.parametrize("ccache", [False, True], ids=["distcc-gcc", "ccache-distcc"])
+def test_the_kconfig_steps_see_the_builds_cc_and_the_settled_check_passes(
+    real_tree, ukl_overlay, tmp_path, ccache
+):
+    """``distcc gcc --version`` names the compiler x86_64-linux-gnu-gcc: the kernel's
+    olddefconfig writes that as CC_VERSION_TEXT, so ukl-tui's Kconfig step must parse with
+    the build's CC= too, or the settled check stops every distcc build without ccache.
+    """
+    from tests.support.distccd import daemons
+
+    with daemons(tmp_path, 1) as (daemon,):
+        plan = Plan(
+            tree=real_tree,
+            overlays=(ukl_overlay,),
+            presets=("qemu-smoke", "ukl-base"),
+            base="tinyconfig",
+            build_dir=tmp_path / "b",
+            ccache=ccache,
+            distcc=daemon.host,
+        )
+        steps = plan.build(NO_KVM, check_ports=False).steps
+        cc = "ccache gcc" if ccache else "distcc gcc"
+        for step in steps:
+            if step.id in ("kconfig", "kconfig-check"):
+                assert f"--cc={cc}" in step.argv
+            if step.kind not in ("prep",) or step.id == "distcc-log":
+                continue
+            done = subprocess.run(
+                list(step.argv),
+                cwd=step.cwd,
+                env={**os.environ, **step.env},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert done.returncode == 0, f"{step.id}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    version = subprocess.run(
+        [*cc.split(), "--version"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DISTCC_HOSTS": "localhost"},
+    ).stdout.splitlines()[0]
+    settled = (tmp_path / "b" / ".config").read_text()
+    assert f'CONFIG_CC_VERSION_TEXT="{version}"' in settled
+    assert ("x86_64-linux-gnu-gcc" in version) == (not ccache)

@@ -68,3 +68,37 @@ async def test_hosts_and_jobs_are_checked_as_typed_and_probed(
             hosts.value = ""
             await pilot.pause()
             assert app.session.plan.distcc is None
+
+
+async def test_a_new_plan_starts_with_distccs_own_hosts_and_says_where_from(
+    tree, real_tree: Path, ukl_overlay: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$DISTCC_HOSTS fills the field of a new plan; the probe line names where it came from,
+    and a list typed by hand does not claim to come from there.
+    """
+    from ukl_tui.session import new_plan
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as live:
+        live.bind(("127.0.0.1", 0))
+        live.listen(8)
+        up = live.getsockname()[1]
+        monkeypatch.setenv("DISTCC_HOSTS", f"127.0.0.1:{up}/2")
+        app = make_app(tree, real_tree, ukl_overlay)
+        fresh = new_plan(tree=real_tree, config=tree.config_path, overlays=(ukl_overlay,))
+        app.session.plan = fresh
+        async with app.run_test(size=(160, 45)) as pilot:
+            app.goto("network")
+            await wait_for(pilot, lambda: app.current_step() == "network")
+            screen = app.screen
+            await pilot.pause()
+            hosts = screen.query_one("#distcc-hosts", Input)
+            assert hosts.value == f"127.0.0.1:{up}/2"
+            await wait_for(pilot, lambda: "✓" in shown(screen, "#distcc-probe"), timeout=15)
+            assert "2 slots: make -j2 (distcc -j) (the hosts in $DISTCC_HOSTS)" in shown(
+                screen, "#distcc-probe"
+            )
+            hosts.value = f"127.0.0.1:{up}/1"
+            await wait_for(pilot, lambda: "1 slots" in shown(screen, "#distcc-probe"))
+            assert "$DISTCC_HOSTS" not in shown(screen, "#distcc-probe")
+            assert app.session.plan.distcc == f"127.0.0.1:{up}/1"

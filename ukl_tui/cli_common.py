@@ -30,6 +30,12 @@ def add_tree_arguments(parser: argparse.ArgumentParser, config: bool = True) -> 
         metavar="KCONFIG",
         help="extra Kconfig file sourced after the tree's own (e.g. a UKL stand-in)",
     )
+    parser.add_argument(
+        "--cc",
+        metavar="WORDS",
+        help="the CC= the kernel's make gets, when it wraps the compiler ('ccache gcc', "
+        "'distcc gcc'): Kconfig reads $(CC) and its version (a plan passes it for you)",
+    )
 
 
 def tree_path(args: argparse.Namespace) -> Path:
@@ -49,7 +55,12 @@ def open_tree(args: argparse.Namespace) -> Any:
     """Load the tree named by the arguments (imported lazily: kconfiglib is a big module)."""
     from ukl_tui.kconfig import load_tree
 
-    return load_tree(tree_path(args), config=getattr(args, "config", None), overlays=args.overlay)
+    return load_tree(
+        tree_path(args),
+        config=getattr(args, "config", None),
+        overlays=args.overlay,
+        cc=getattr(args, "cc", None),
+    )
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

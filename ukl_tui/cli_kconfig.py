@@ -203,7 +203,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         if not args.config:
             raise UserError("--written needs --config: the .config olddefconfig settled")
-        return report_settled(tree_path(args), Path(args.config), Path(args.written), args.overlay)
+        return report_settled(
+            tree_path(args), Path(args.config), Path(args.written), args.overlay, args.cc
+        )
     problem = host_problem()  # before the tree is read: a missing tool is a one-line exit 2
     if problem:
         raise UserError(problem)

@@ -129,21 +129,36 @@ def add_distcc_options(group: Any) -> None:
         metavar="HOSTS",
         help="compile the kernel through distcc on HOSTS, in distcc's syntax "
         "('host[:port][/limit] ...', 'localhost/2'); -j becomes their total of slots unless "
-        "--jobs is given; without HOSTS: $DISTCC_HOSTS, else ~/.distcc/hosts",
+        "--jobs is given; without HOSTS: $DISTCC_HOSTS, else ~/.distcc/hosts, which a new "
+        "plan also uses when neither --distcc nor --no-distcc is given",
     )
     group.add_argument(
         "--no-distcc", action="store_true", help="build without distcc (drops a plan's hosts)"
     )
 
 
-def distcc_change(args: argparse.Namespace) -> dict[str, Any]:
-    """The plan change ``--distcc``/``--no-distcc`` ask for (none when neither is given)."""
-    from ukl_tui.distcc import hosts_option
+def distcc_change(args: argparse.Namespace, *, new_plan: bool = False) -> dict[str, Any]:
+    """The plan change ``--distcc``/``--no-distcc`` ask for.
+
+    With neither, a plan file keeps its own setting (it is the record of what was meant); a
+    new plan takes distcc's own list ($DISTCC_HOSTS, else ~/.distcc/hosts) when the user has
+    one, and says so on stderr with the way out.
+    """
+    from ukl_tui.distcc import hosts_option, implicit_hosts
 
     if args.no_distcc:
         if args.distcc is not None:
             raise UserError("give either --distcc or --no-distcc, not both")
         return {"distcc": None}
+    if args.distcc is None and new_plan:
+        found = implicit_hosts()
+        if found is None:
+            return {}
+        sys.stderr.write(
+            f"ukl-tui: compiling through distcc on the hosts in {found[1]}: {found[0]} "
+            "(--no-distcc compiles on this machine)\n"
+        )
+        return {"distcc": found[0]}
     hosts = hosts_option(args.distcc)
     return {} if hosts is None else {"distcc": hosts}
 
@@ -222,7 +237,7 @@ def build_plan(args: argparse.Namespace) -> Any:
         changes["init_args"] = tuple(args.init_arg)
     if args.no_default_forwards:
         changes["auto_forwards"] = False
-    changes.update(distcc_change(args))
+    changes.update(distcc_change(args, new_plan=not args.plan))
 
     network = plan.network
     if args.net is not None and args.net != network.mode:

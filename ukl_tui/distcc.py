@@ -478,6 +478,21 @@ def hosts_option(value: str | None, env: Mapping[str, str] | None = None) -> str
     return parse_hosts(text, source).spec()
 
 
+def implicit_hosts(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The user's own distcc host list and where it came from, or None without one.
+
+    The same places as :func:`default_hosts`; a list that is there but malformed is still an
+    error (with its source), since distcc itself would refuse it.
+    """
+    try:
+        text, source = default_hosts(env)
+    except UserError as exc:
+        if exc.message.startswith("no distcc hosts given"):
+            return None
+        raise
+    return parse_hosts(text, source).spec(), source
+
+
 class LogWatch:
     """A distcc log read as it grows (the Run screen polls it while the kernel builds).
 

@@ -139,7 +139,7 @@ class Session:
         """Another tree (picked, unpacked or cloned on the welcome screen); the choices
         made so far stay, and are replayed on the new tree when it loads.
         """
-        self.plan = Plan(tree=path) if self.plan is None else replace(self.plan, tree=path)
+        self.plan = new_plan(tree=path) if self.plan is None else replace(self.plan, tree=path)
         self.tree_source = source
         self.tree = None
         self.workspace = None
@@ -480,6 +480,22 @@ def _applying(apply: Any) -> ApplyReport:
         raise UserError(str(exc).splitlines()[0]) from None
 
 
+def new_plan(**fields: Any) -> Plan:
+    """A fresh plan, compiling through distcc's own host list when the user has one.
+
+    The wizard's Build field then starts with those hosts, as ``ukl-tui plan`` without
+    ``--distcc`` does; a malformed list is left out here (the field starts empty and
+    ``ukl-tui plan`` names the error).
+    """
+    from ukl_tui.distcc import implicit_hosts
+
+    try:
+        found = implicit_hosts()
+    except UserError:
+        found = None
+    return Plan(**fields, distcc=None if found is None else found[0])
+
+
 def session_from_args(args: argparse.Namespace) -> Session:
     """The session the wizard's command line asks for (tree located, paths made absolute)."""
     plan_file = getattr(args, "wizard_plan", None)
@@ -505,7 +521,7 @@ def session_from_args(args: argparse.Namespace) -> Session:
         if config or overlays:
             raise UserError("--config and --overlay belong to a tree: name it with --tree")
         return Session()
-    plan = Plan(
+    plan = new_plan(
         tree=path.absolute(),
         config=Path(config).expanduser().absolute() if config else None,
         overlays=tuple(overlays),

@@ -61,7 +61,11 @@ def _show(value: str | None) -> str:
 
 
 def check_settled(
-    tree: Path, settled: Path, written: Path, overlays: Sequence[Path] = ()
+    tree: Path,
+    settled: Path,
+    written: Path,
+    overlays: Sequence[Path] = (),
+    cc: str | None = None,
 ) -> SettleReport:
     """Compare the settled .config with ukl-tui's copy; run the rules on the settled one."""
     from ukl_tui.kconfig import load_tree
@@ -72,17 +76,19 @@ def check_settled(
         settled_text = settled.read_text(errors="replace")
     except OSError as exc:
         raise UserError(f"cannot read {exc.filename}: {exc.strerror}") from None
-    model = load_tree(tree, config=settled, overlays=overlays)
+    model = load_tree(tree, config=settled, overlays=overlays, cc=cc)
     errors = [
         c.message for c in check(Context(tree=model)) if c.severity == "error"
     ]  # the settled values, judged as any .config is
     return SettleReport(compare(written_text, settled_text), errors)
 
 
-def check_argv(tree: Path, dot: Path, overlays: Sequence[Path]) -> list[str]:
+def check_argv(tree: Path, dot: Path, overlays: Sequence[Path], cc: str | None = None) -> list[str]:
     """``ukl-tui verify --written`` on the settled file, run by the same Python."""
     argv = [sys.executable, "-m", "ukl_tui.cli", "verify", f"--tree={tree}", f"--config={dot}"]
     argv += [f"--overlay={o}" for o in overlays]
+    if cc:
+        argv.append(f"--cc={cc}")
     argv.append(f"--written={written_copy(dot)}")
     return argv
 
@@ -93,6 +99,7 @@ def with_settle_check(
     dot: Path,
     overlays: Sequence[Path],
     settle_id: str = "olddefconfig",
+    cc: str | None = None,
 ) -> list[Step]:
     """The recipe's steps with the copy (after ``kconfig``) and the check (after the step
     ``settle_id`` that runs the kernel's olddefconfig: ``olddefconfig`` in a plain tree's
@@ -123,7 +130,7 @@ def with_settle_check(
                     id="kconfig-check",
                     title="Check the settled .config: every value as ukl-tui wrote it, UKL "
                     "rules pass",
-                    argv=tuple(check_argv(tree, dot, overlays)),
+                    argv=tuple(check_argv(tree, dot, overlays, cc)),
                     cwd=step.cwd,
                     env={},
                     kind="prep",
@@ -133,9 +140,15 @@ def with_settle_check(
     return out
 
 
-def report_settled(args_tree: Path, settled: Path, written: Path, overlays: Sequence[Path]) -> int:
+def report_settled(
+    args_tree: Path,
+    settled: Path,
+    written: Path,
+    overlays: Sequence[Path],
+    cc: str | None = None,
+) -> int:
     """Print the check for the plan's step; exit status 1 on a difference (0 when ignored)."""
-    report = check_settled(args_tree, settled, written, overlays)
+    report = check_settled(args_tree, settled, written, overlays, cc)
     for line in report.lines():
         print(line)
     if report.ok:

@@ -64,9 +64,16 @@ def fingerprint(files: list[str], env: Mapping[str, str], looked_up: Iterable[st
     return digest.hexdigest()
 
 
-def cache_key(srctree: Path, top: str) -> str:
-    """Which cache file a tree (and its top Kconfig, overlays included) uses."""
+def cache_key(srctree: Path, top: str, cc: str | None = None) -> str:
+    """Which cache file a tree (and its top Kconfig, overlays included) uses.
+
+    Each ``CC=`` gets its own entry: the wizard parses with kbuild's gcc and a plan's
+    Kconfig step with the build's wrapper, and one shared entry would be re-parsed by each
+    in turn (the fingerprint tells them apart, the key keeps both).
+    """
     text = f"{os.path.realpath(srctree)}\0{top}\0{FORMAT_VERSION}"
+    if cc:
+        text += f"\0CC={cc}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 from functools import lru_cache
@@ -85,31 +86,62 @@ def kernel_version(srctree: Path) -> str:
     return version
 
 
+def _command(words: str) -> list[str] | None:
+    """A tool variable's words as argv, its program resolved on PATH (None: not found)."""
+    argv = shlex.split(words)
+    exe = shutil.which(argv[0]) if argv else None
+    return None if exe is None else [exe, *argv[1:]]
+
+
 @lru_cache(maxsize=8)
 def _cc_version_text(cc: str) -> str:
-    """First line of ``$(CC) --version``, exported by kbuild as CC_VERSION_TEXT."""
-    exe = shutil.which(cc)
-    if exe is None:
+    """First line of ``$(CC) --version``, exported by kbuild as CC_VERSION_TEXT.
+
+    ``cc`` is the whole ``CC=`` value, wrapper included: the kernel runs ``$(CC) --version``
+    as is, and ``distcc gcc --version`` names the compiler ``x86_64-linux-gnu-gcc`` (distcc
+    rewrites a generic compiler name to the target's), so the text follows the wrapper.
+    """
+    argv = _command(cc)
+    if argv is None:
         return ""
     try:
         out = subprocess.run(
-            [exe, "--version"], capture_output=True, text=True, timeout=10, check=False
+            [*argv, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            stdin=subprocess.DEVNULL,
         ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.splitlines()[0] if out else ""
 
 
-def kconfig_env(srctree: Path) -> dict[str, str]:
-    """Every variable Linux's Kconfig reads, set as ``make ARCH=x86_64`` would set it."""
+def kconfig_env(srctree: Path, cc: str | None = None) -> dict[str, str]:
+    """Every variable Linux's Kconfig reads, set as ``make ARCH=x86_64`` would set it.
+
+    ``cc``: the ``CC=`` the kernel's make gets (``ccache gcc``, ``distcc gcc``), when the
+    build wraps the compiler: Kconfig sees ``$(CC)`` and its version text as make hands them
+    over (scripts/Kconfig.include runs ``$(CC) --version``), so ukl-tui must parse with the
+    same words to write the same CC_VERSION_TEXT and compiler probes.
+    """
     env = dict(TOOLS)
+    if cc:
+        try:
+            words = shlex.split(cc)
+        except ValueError as exc:
+            raise UserError(f"--cc {cc!r}: {exc}") from None
+        if not words or shutil.which(words[0]) is None:
+            raise UserError(f"--cc {cc!r}: {words[0] if words else 'no command'} is not on PATH")
+        env["CC"] = cc
     env.update(
         {
             "srctree": str(srctree),
             "ARCH": ARCH,
             "SRCARCH": SRCARCH,
             "KERNELVERSION": kernel_version(srctree),
-            "CC_VERSION_TEXT": _cc_version_text(TOOLS["CC"]),
+            "CC_VERSION_TEXT": _cc_version_text(env["CC"]),
             "CONFIG_": "CONFIG_",
             "KCONFIG_CONFIG": ".config",
         }
@@ -128,10 +160,10 @@ def toolchain_fingerprint(env: dict[str, str]) -> str:
     path_env = os.environ.get("PATH", "")
     digest.update(path_env.encode())
     for var in sorted(TOOLS):
-        exe = shutil.which(env.get(var, ""))
-        digest.update(f"{var}={exe}".encode())
-        if exe:
-            st = os.stat(exe)
+        argv = _command(env.get(var, ""))
+        digest.update(f"{var}={argv}".encode())
+        if argv:
+            st = os.stat(argv[0])
             digest.update(f":{st.st_size}:{st.st_mtime_ns}".encode())
     digest.update(env.get("CC_VERSION_TEXT", "").encode())
     return digest.hexdigest()

@@ -148,9 +148,11 @@ def _top_kconfig(srctree: Path, overlays: tuple[Path, ...]) -> str:
     return str(wrapper)
 
 
-def _parse(srctree: Path, top: str, use_cache: bool) -> tuple[CompatKconfig, bool]:
-    env = parse_environment(kconfig_env(srctree))
-    key = cache.cache_key(srctree, top)
+def _parse(
+    srctree: Path, top: str, use_cache: bool, cc: str | None = None
+) -> tuple[CompatKconfig, bool]:
+    env = parse_environment(kconfig_env(srctree, cc))
+    key = cache.cache_key(srctree, top, cc)
     if use_cache:
         kconf = cache.load(key, env)
         if kconf is not None:
@@ -181,18 +183,21 @@ def load_tree(
     config: Path | str | None = None,
     overlays: Iterable[Path | str] = (),
     use_cache: bool = True,
+    cc: str | None = None,
 ) -> Tree:
     """Load a kernel tree (or ukl checkout) and its ``.config``.
 
     ``config``: the ``.config`` to start from; by default the tree's own ``.config`` when
     there is one, else the tree's defaults. Writes go to ``config`` (or the tree's .config).
+    ``cc``: the build's ``CC=`` when it wraps the compiler (see :func:`.env.kconfig_env`).
     """
     start = time.perf_counter()
     srctree = find_srctree(Path(path))
     overlay_paths = tuple(Path(p).expanduser() for p in overlays)
     top = _top_kconfig(srctree, overlay_paths)
-    kconf, hit = _parse(srctree, top, use_cache)
+    kconf, hit = _parse(srctree, top, use_cache, cc)
     tree = Tree(kconf, srctree, top, overlay_paths)
+    tree.cc = cc
     tree.cache_hit = hit
     config_path = Path(config).expanduser() if config is not None else srctree / ".config"
     tree.config_path = config_path.absolute()
@@ -214,6 +219,8 @@ class Tree:
         self.srctree = srctree
         self.top = top
         self.overlays = overlays
+        #: The ``CC=`` the tree was parsed with (None: kbuild's own ``gcc``).
+        self.cc: str | None = None
         self.config_path: Path | None = None
         self.loaded_from: Path | None = None
         self.dotconfig: DotConfig | None = None

@@ -148,8 +148,10 @@ class CConfigurator:
     across calls keeps the compiled ``conf``, so later calls cost only the tool's own run.
     """
 
-    def __init__(self, srctree: Path, workdir: Path) -> None:
+    def __init__(self, srctree: Path, workdir: Path, cc: str | None = None) -> None:
         self.srctree = srctree
+        #: make's ``CC=`` (the build's wrapper), so the tool sees the compiler ukl-tui saw.
+        self.cc = cc
         self.shadow = workdir / "src"
         self.objdir = workdir / "build"
         if not self.shadow.exists():
@@ -173,6 +175,8 @@ class CConfigurator:
         argv = ["make", "-s", "-C", str(self.shadow), f"O={self.objdir}", f"ARCH={ARCH}"]
         if top != "Kconfig":
             argv.append(f"KBUILD_KCONFIG={top}")
+        if self.cc:
+            argv.append(f"CC={self.cc}")
         argv.append(target)
         full_env = {
             k: v
@@ -231,6 +235,6 @@ def verify(tree: Tree, input_text: str) -> Verification:
         raise UserError(problem)
     ours = tree.config_text()
     with tempfile.TemporaryDirectory(prefix="ukl-tui-verify-") as tmp:
-        tool = CConfigurator(tree.srctree, Path(tmp))
+        tool = CConfigurator(tree.srctree, Path(tmp), tree.cc)
         theirs = tool.olddefconfig(input_text, top=tree.top)
     return Verification(compare(ours, theirs), ours, theirs)

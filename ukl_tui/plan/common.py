@@ -180,15 +180,19 @@ def apply_argv(
     presets: Sequence[str],
     base: str | None,
     sets: Mapping[str, str],
+    cc: str | None = None,
 ) -> list[str]:
     """``ukl-tui apply`` run by the same Python, every value as ``--opt=value`` (one argv word).
 
-    The ``=`` form keeps a value that starts with ``-`` from being read as an option.
+    The ``=`` form keeps a value that starts with ``-`` from being read as an option. ``cc``
+    is the build's ``CC=`` when it wraps the compiler: Kconfig must see the same one.
     """
     argv = [sys.executable, "-m", "ukl_tui.cli", "apply", f"--tree={tree}"]
     if config is not None:
         argv.append(f"--config={config}")
     argv += [f"--overlay={o}" for o in overlays]
+    if cc:
+        argv.append(f"--cc={cc}")
     argv.append(f"--out={out}")
     argv += [f"--preset={p}" for p in presets]
     if base is not None:

@@ -46,13 +46,22 @@ class Compiler:
         """True when the kernel's make needs a ``CC=`` of its own."""
         return self.ccache or self.distcc is not None
 
+    @property
+    def cc(self) -> str | None:
+        """The kernel's ``CC=`` value, or None for kbuild's own ``gcc``.
+
+        ukl-tui's Kconfig steps get it too (``--cc``): ``$(CC) --version`` is Kconfig's
+        CC_VERSION_TEXT, and distcc names the compiler differently from plain gcc.
+        """
+        if self.ccache:
+            return "ccache gcc"
+        if self.distcc is not None:
+            return "distcc gcc"
+        return None
+
     def make_vars(self) -> list[str]:
         """The ``CC=`` word for the kernel's make, or none."""
-        if self.ccache:
-            return ["CC=ccache gcc"]
-        if self.distcc is not None:
-            return ["CC=distcc gcc"]
-        return []
+        return [] if self.cc is None else [f"CC={self.cc}"]
 
     def env(self, *, log: bool = True) -> dict[str, str]:
         """The environment distcc (and ccache's hand-over to it) needs.

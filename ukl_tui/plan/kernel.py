@@ -60,6 +60,7 @@ def kernel_steps(
                     presets=presets,
                     base=base,
                     sets=sets,
+                    cc=compiler.cc,
                 )
             ),
             cwd=cwd,
@@ -97,7 +98,7 @@ def kernel_steps(
     )
     from ukl_tui.settled import with_settle_check
 
-    return with_settle_check(steps, src, dot, overlays), (
+    return with_settle_check(steps, src, dot, overlays, cc=compiler.cc), (
         build_dir / "arch" / "x86" / "boot" / "bzImage"
     )
 

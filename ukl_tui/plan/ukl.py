@@ -123,6 +123,9 @@ def ukl_steps(
                 timeout=600,
             )
         )
+    split = compiler.wraps and all(
+        has_make_target(root, t) for t in ("UKL.a", "linux/arch/x86/boot/bzImage", "vmlinuz")
+    )
     steps.append(
         Step(
             id="kconfig",
@@ -136,6 +139,7 @@ def ukl_steps(
                     presets=presets,
                     base=None,
                     sets=sets,
+                    cc=compiler.cc if split else None,  # the kernel's make gets it only then
                 )
             ),
             cwd=cwd,
@@ -144,15 +148,18 @@ def ukl_steps(
             timeout=600,
         )
     )
-    if compiler.wraps and all(
-        has_make_target(root, t) for t in ("UKL.a", "linux/arch/x86/boot/bzImage", "vmlinuz")
-    ):
+    if split:
         from ukl_tui.settled import with_settle_check
 
         # The split build runs the kernel's olddefconfig as a step of its own, so the settled
         # .config is checked there as in a plain tree (ukl's single make has no such point).
         steps = with_settle_check(
-            steps + _split_build(root, jobs, compiler), root, dot, (), settle_id="kernel-config"
+            steps + _split_build(root, jobs, compiler),
+            root,
+            dot,
+            (),
+            settle_id="kernel-config",
+            cc=compiler.cc,
         )
         return steps, root / "vmlinuz", old_app
     if compiler.wraps:

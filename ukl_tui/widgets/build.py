@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
-from ukl_tui.distcc import HostList, Probe, parse_hosts, probe
+from ukl_tui.distcc import HostList, Probe, implicit_hosts, parse_hosts, probe
 from ukl_tui.errors import UserError
 
 #: How long typing must pause before the hosts are probed, in seconds.
@@ -46,6 +46,8 @@ class BuildFields(Vertical):
         self.probes: list[Probe] = []
         self._parsed: HostList | None = None
         self._timer: Timer | None = None
+        #: distcc's own list (spec, where from): a new plan starts with it, and says so here.
+        self._own: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         """Two fields and the probe's answer."""
@@ -59,6 +61,10 @@ class BuildFields(Vertical):
 
     def set_values(self, hosts: str | None, jobs: int | None) -> None:
         """Fill the fields (from the session); they are checked as if typed."""
+        try:
+            self._own = implicit_hosts()
+        except UserError:
+            self._own = None
         self.query_one("#distcc-hosts", Input).value = hosts or ""
         self.query_one("#build-jobs", Input).value = "" if jobs is None else str(jobs)
         self._check()
@@ -95,7 +101,10 @@ class BuildFields(Vertical):
 
     def _slots_line(self, parsed: HostList) -> str:
         jobs = f"-j{self.jobs}" if self.jobs is not None else f"-j{parsed.slots} (distcc -j)"
-        return f"{len(parsed.hosts)} host(s), {parsed.slots} slots: make {jobs}"
+        line = f"{len(parsed.hosts)} host(s), {parsed.slots} slots: make {jobs}"
+        if self._own is not None and self._parsed is not None and self._own[0] == self.hosts:
+            line += f" (the hosts in {self._own[1]})"
+        return line
 
     def _show_problem(self, message: str) -> None:
         self.problem = message
