@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from ukl_tui.errors import UserError
-from ukl_tui.history import diagnosis_of, past_runs, previous, previous_of, replay, times_line
+from ukl_tui.history import (
+    diagnosis_of,
+    past_runs,
+    previous,
+    previous_of,
+    replay,
+    run_dirs,
+    times_line,
+)
 from ukl_tui.run_session import RUN_DIR_RE, runs_dir
 
 
@@ -53,10 +61,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _find(parent: Path, run_id: str) -> Path:
     if run_id == "last":
-        runs = past_runs(parent)
+        runs = run_dirs(parent)
         if not runs:
             raise UserError(f"no runs under {parent}")
-        return runs[0][0]
+        return runs[0]
     if not RUN_DIR_RE.match(run_id) or not (parent / run_id).is_dir():
         raise UserError(f"no run {run_id!r} under {parent} ('ukl-tui runs' lists them)")
     return parent / run_id
@@ -103,8 +111,8 @@ def cmd_runs_prune(args: argparse.Namespace) -> int:
     if args.keep < 0:
         raise UserError("--keep must be 0 or more")
     parent = _parent(args)
-    stale = past_runs(parent)[args.keep :]
-    for d, _ in stale:
+    stale = run_dirs(parent)[args.keep :]
+    for d in stale:
         shutil.rmtree(d, ignore_errors=True)
     print(f"removed {len(stale)} run(s) from {parent}, kept {args.keep}")
     return 0
