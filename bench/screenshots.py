@@ -74,6 +74,10 @@ def main() -> None:
         overlay = HERE / "tests" / "fixtures" / "ukl" / "Kconfig.ukl"
         tree = load_tree(args.tree, config=config, overlays=[overlay])
         tree.search("ukl")
+        # No past runs: Welcome would show this machine's last run of the tree.
+        from ukl_tui import history
+
+        history.runs_dir = lambda: work / "runs"  # type: ignore[assignment]
         written = asyncio.run(shoot(tree, tree.snapshot(), config.read_text(), work, out))
     finally:
         os.chdir(HERE)

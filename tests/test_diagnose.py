@@ -253,6 +253,30 @@ def test_kernel_null_pointer_dereference_is_not_blamed_on_smap():
     assert "SMAP" not in d.fix and "call trace" in d.fix
 
 
+def test_a_kernel_general_protection_fault_is_an_oops_with_its_place():
+    argv = qemu(append="console=ttyS0 clearcpuid=smap,smep lkdtm=ACCESS_USERSPACE", initrd=False)
+    d = run_diagnosis("boot-kernel-gpf.log", "boot", argv, stopped_because="fatal")
+    assert d.cause_id == "oops"
+    assert d.cause == (
+        "the kernel oopsed: general protection fault, probably for non-canonical address "
+        "0xdead000000000100: 0000 [#1] SMP at lkdtm_ACCESS_USERSPACE+0xa7/0xe5"
+    )
+    assert "call trace" in d.fix
+    assert span(d) == (114, 137)  # the report, to its "---[ end trace" line
+    assert d.evidence.lines[-1] == "---[ end trace 0000000000000000 ]---"  # type: ignore[union-attr]
+
+
+def test_a_user_programs_general_protection_fault_kills_init_not_the_kernel():
+    d = run_diagnosis("boot-user-gpf.log", "boot", qemu(), stopped_because="fatal")
+    assert d.cause_id == "init-exited"
+    assert d.cause == "init (PID 1) was killed by signal 11 (SIGSEGV): the kernel panics without it"
+    assert "ip:" in d.fix and "reboot -f" not in d.fix
+    lines = d.evidence.lines  # type: ignore[union-attr]
+    assert "traps: init[1] general protection fault ip:401000" in lines[0]
+    assert "Attempted to kill init! exitcode=0x0000000b" in lines[1]
+    assert "---[ end Kernel panic" in lines[-1]
+
+
 def test_page_fault_fix_names_only_what_is_still_missing():
     argv = qemu(cpu="max,-smap,-smep", append="console=ttyS0")
     d = run_diagnosis("boot-smap-page-fault.log", "boot", argv, stopped_because="fatal")

@@ -37,6 +37,7 @@ from ukl_tui.plan import (
     default_plan_path,
     dumps_toml,
 )
+from ukl_tui.run_session import RunJob
 from ukl_tui.steps import Step
 
 NO_KVM = KvmStatus(False, "the CPU flags show neither vmx nor svm")
@@ -451,6 +452,9 @@ def test_server_app_forwards_and_probe_ports(ready_checkout):
     built = plan.build(NO_KVM, check_ports=False)
     assert [str(f) for f in built.boot.network.forwards] == ["11211:11211"]
     assert built.probe_ports == [11211]
+    # what summary.json records of the run, for a tree's run history
+    job = RunJob.from_built(built)
+    assert job.application == "memcached" and job.tree == str(ready_checkout.resolve())
     # a hand-made forward of the same guest port replaces the default one
     mine = replace(plan, network=NetworkSpec.user([parse_forward("11311:11211")]))
     assert [str(f) for f in mine.build(NO_KVM, check_ports=False).boot.network.forwards] == [

@@ -15,7 +15,7 @@ from textual.app import App, ComposeResult
 from tests.support.boot_fixtures import alive
 from tests.support.waiting import wait_for
 from tests.test_run_support import make_project
-from ukl_tui.run_session import RunJob
+from ukl_tui.run_session import RunJob, new_run_dir
 from ukl_tui.runner import (
     Milestone,
     OutputLines,
@@ -127,6 +127,29 @@ async def test_wide_side_by_side_narrow_tabs(tmp_path):
         assert screen.query_one("#qemu-pane").display
         assert not screen.query_one("#build-pane").display
         assert screen.query_one("#console-input").disabled  # no guest in this run
+
+
+async def test_the_end_of_a_run_compares_its_times_with_the_last_run(tmp_path):
+    project = make_project(tmp_path / "proj")
+    job = RunJob(
+        steps=(
+            step("clean", ["make", "clean"], project, "prep"),
+            step("build", ["make", "-j2"], project),
+        )
+    )
+    verdicts = []
+    for _ in range(2):
+        app = RunApp(job, new_run_dir(tmp_path / "runs"))
+        async with app.run_test(size=(200, 50)) as pilot:
+            await wait_for(pilot, lambda app=app: not app.run_screen.state.running, 30)
+            await pilot.pause(0.1)
+            verdicts.append(text_of(app, "#run-verdict").splitlines())
+    first, second = verdicts
+    assert first[0] == "✓ all 2 steps ok"
+    assert first[1].startswith("  times: clean ") and "last time" not in first[1]
+    # The second line of the box: each step's time, and the same step's time last run.
+    assert second[1].startswith("  times: clean ") and ", build " in second[1]
+    assert second[1].count(" s last time)") == 2
 
 
 async def test_escape_twice_stops_the_run_and_leaves(tmp_path):

@@ -70,16 +70,23 @@ def test_ccache_hits_of_a_repeated_build_are_recorded(tmp_path):
             ).to_dict(),
         ],
     )
+    outs = []
     for _ in range(2):
-        assert run_cli(["run", "--steps", str(steps), "--no-tui"], tmp_path).returncode == 0
+        ran = run_cli(["run", "--steps", str(steps), "--no-tui"], tmp_path)
+        assert ran.returncode == 0
+        outs.append(ran.stdout)
     lines = run_cli(["runs"], tmp_path).stdout.splitlines()
     # Seven compiles: all missed the empty cache the first time, all hit it the second.
     assert "ccache hits 100.0 %" in lines[0] and "last time" in lines[0]
     assert "ccache hits 0.0 %" in lines[1]
+    # The run itself says so at its end, with the same words as the list.
+    assert f"ukl-tui: times: {lines[1].split(None, 2)[2]}\n" in outs[0]
+    assert f"ukl-tui: times: {lines[0].split(None, 2)[2]}\n" in outs[1]
+    assert " s last time) ccache hits 100.0 %" in outs[1]
 
 
 async def test_a_past_run_opens_read_only_in_the_run_screen(tmp_path):
-    from ukl_tui.cli_runs import past_runs, replay
+    from ukl_tui.history import past_runs, replay
     from ukl_tui.screens.run import RunApp
     from ukl_tui.widgets.logpane import PaneLog
 

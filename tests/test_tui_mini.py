@@ -16,7 +16,7 @@ import pytest
 from textual.widgets import OptionList
 
 from tests.support.waiting import wait_for
-from tests.support.wizard import FIXED_PREREQS
+from tests.support.wizard import FIXED_PREREQS, jump
 from tests.test_session import MY_BOOT, SMAP
 from ukl_tui.app import UklApp
 from ukl_tui.screens.browser import BrowserScreen
@@ -78,13 +78,13 @@ async def test_preset_toggle_fix_undo_save_on_the_small_tree(
         assert "not-in-tree" in {c.id for c in browser.conflicts}
 
         # Turn KASLR back on: UNIKERNEL_LINUX falls, the conflicts panel says why at once.
-        browser.jump_to("RANDOMIZE_BASE")
+        await jump(pilot, "RANDOMIZE_BASE")
         await pilot.press("y")
         assert tree.value("RANDOMIZE_BASE") == "y" and tree.value("UNIKERNEL_LINUX") == "n"
         assert session.choices.edits["RANDOMIZE_BASE"] == "y"
         assert "kaslr" in {c.id for c in browser.conflicts}
         # Refused, then fixed with one key.
-        browser.jump_to("UNIKERNEL_LINUX")
+        await jump(pilot, "UNIKERNEL_LINUX")
         await pilot.press("space")
         assert tree.value("UNIKERNEL_LINUX") == "n" and "Press f" in browser.last_message
         await pilot.press("f")

@@ -1,9 +1,9 @@
 """Snapshots of every screen at 80x24 and 200x50 (pytest-textual-snapshot).
 
 Deterministic by construction: the real tree at its CI path, the .config in the test's own
-directory shown relative to it, fixed host facts (and installed source tarballs),
-machine-specific paths in the commands masked (``mask_review``). Update after a deliberate
-change with ``--snapshot-update`` and look at the SVGs before committing them.
+directory shown relative to it, fixed host facts (and installed source tarballs), no past
+runs, machine-specific paths in the commands masked (``mask_review``). Update after a
+deliberate change with ``--snapshot-update`` and look at the SVGs before committing them.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ def test_screen(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("UKL_DIR", raising=False)
+    # No past runs: Welcome shows the tree's last run, and other tests of the session run
+    # plans. (Only the runs: the loaded tree's overlay wrapper lives in the session's cache.)
+    from ukl_tui import history
+
+    monkeypatch.setattr(history, "runs_dir", lambda: tmp_path / "runs")
     if scene in TREELESS:
         from ukl_tui import sources
 

@@ -261,6 +261,21 @@ class UklApp(AppLifetime, App[int]):
 
         self.push_screen(RunScreen(event.built), finished)
 
+    def on_open_run(self, event: messages.OpenRun) -> None:
+        """A past run (the welcome screen's last run of this tree), read-only on the Run screen.
+
+        Nothing runs again: the screen gets the run's recorded events (``history.replay``).
+        """
+        from ukl_tui.history import replay
+        from ukl_tui.screens.run import RunScreen
+
+        try:
+            job, events = replay(event.run)
+        except UserError as exc:
+            self.notify(exc.message, title="Cannot show that run", severity="error")
+            return
+        self.push_screen(RunScreen(job, log_dir=event.run, autostart=False, replay=events))
+
     # ----- quitting -------------------------------------------------------------------
 
     async def action_quit(self) -> None:

@@ -358,6 +358,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 "kernel": str(built.kernel),
                 "initrd": None if built.initrd is None else str(built.initrd),
                 "title": header,
+                "application": None if built.app is None else built.app.name,
                 "accel": built.accel_note,
                 "probe_ports": built.probe_ports,
                 "probe_host": str(built.boot.network.forward_bind),

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ukl_tui.errors import UserError
+from ukl_tui.history import run_times
 from ukl_tui.lines import strip_sgr
 from ukl_tui.run_session import (
     ProbeResult,
@@ -137,8 +138,10 @@ class StreamPrinter:
             out.write(self._mark(f">>> {event.host}:{event.port} {word}", sgr) + "\n")
         out.flush()
 
-    def verdict(self, verdict: Verdict, log_dir: Path) -> None:
-        """The closing lines: the verdict, its explanation, where the logs are."""
+    def verdict(self, verdict: Verdict, log_dir: Path, times: str = "") -> None:
+        """The closing lines: the verdict, its explanation, the steps' times against the
+        last run of the same plan (``history.run_times``), where the logs are.
+        """
         if self._partial:
             self.out.write("\n")
             self._partial = ""
@@ -152,6 +155,8 @@ class StreamPrinter:
             )
         for line in details:
             self.out.write(f"ukl-tui:   {line}\n")
+        if times:
+            self.out.write(f"ukl-tui: times: {times}\n")
         self.out.write(f"ukl-tui: logs and summary.json in {log_dir}\n")
         self.out.flush()
 
@@ -173,7 +178,7 @@ class JsonPrinter:
         self.out.write(json.dumps(data) + "\n")
         self.out.flush()
 
-    def verdict(self, verdict: Verdict, log_dir: Path) -> None:
+    def verdict(self, verdict: Verdict, log_dir: Path, times: str = "") -> None:
         """The last line."""
         data = {
             "event": "Verdict",
@@ -183,6 +188,7 @@ class JsonPrinter:
             "details": list(verdict.details),
             "diagnosis": None if verdict.diagnosis is None else verdict.diagnosis.to_dict(),
             "log_dir": str(log_dir),
+            "times": times,
         }
         self.out.write(json.dumps(data) + "\n")
         self.out.flush()
@@ -357,7 +363,7 @@ async def _headless(job: RunJob, log_dir: Path, args: argparse.Namespace) -> int
         finally:
             if stdin_fd is not None:
                 loop.remove_reader(stdin_fd)
-    printer.verdict(verdict, log_dir)
+    printer.verdict(verdict, log_dir, run_times(log_dir))
     return signals.exit_status or verdict.exit_code
 
 

@@ -1,9 +1,10 @@
 """``ukl-tui runs``: past runs from their ``summary.json``: list, show one, prune.
 
-Every run leaves a directory under ``~/.cache/ukl-tui/runs`` (``run_session.new_run_dir``) with its
-step logs and the summary the Runner wrote; that summary is the whole record (status, steps,
-times, the diagnosis and where a stuck guest was), so this module only reads it. A run still
-in progress, or one whose summary is damaged, is listed as such rather than skipped.
+This module is the command's face: its arguments and what it prints. Reading the runs back
+(which runs there are, which earlier run was of the same plan, the times line, the diagnosis,
+a run replayed into the Run screen) is ``history.py``'s, shared with the wizard and the end of
+a live run. A run still in progress, or one whose summary is damaged, is listed as such rather
+than skipped.
 """
 
 from __future__ import annotations
@@ -15,90 +16,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ukl_tui.diagnose import Diagnosis
 from ukl_tui.errors import UserError
-from ukl_tui.lines import clean_line
-from ukl_tui.run_session import _RUN_DIR_RE, RunEvent, RunJob, _run_key, runs_dir
-from ukl_tui.runner import (
-    Located,
-    Milestone,
-    OutputLines,
-    Problem,
-    RunFinished,
-    StepFinished,
-    StepStarted,
+from ukl_tui.history import (
+    diagnosis_of,
+    past_runs,
+    previous,
+    previous_of,
+    replay,
+    run_dirs,
+    times_line,
 )
-from ukl_tui.steps import Step
-
-
-def past_runs(parent: Path) -> list[tuple[Path, dict[str, Any] | None]]:
-    """Run directories under ``parent``, newest first, with their summary (None if unreadable)."""
-    if not parent.is_dir():
-        return []
-    dirs = sorted(
-        (p for p in parent.iterdir() if p.is_dir() and _RUN_DIR_RE.match(p.name)),
-        key=lambda p: _run_key(p.name),
-        reverse=True,
-    )
-    result: list[tuple[Path, dict[str, Any] | None]] = []
-    for d in dirs:
-        try:
-            data = json.loads((d / "summary.json").read_text())
-        except (OSError, ValueError):
-            data = None
-        result.append((d, data if isinstance(data, dict) else None))
-    return result
-
-
-def _signature(summary: dict[str, Any]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """What makes two runs runs of the same plan: the same steps with the same commands."""
-    return tuple(
-        (str(s.get("id")), tuple(s.get("argv") or ()))
-        for s in summary.get("steps", [])
-        if isinstance(s, dict)
-    )
-
-
-def _previous(runs: list[tuple[Path, dict[str, Any] | None]], index: int) -> dict[str, Any] | None:
-    """The newest older run of the same plan as ``runs[index]`` (runs are newest first)."""
-    summary = runs[index][1]
-    if summary is None:
-        return None
-    signature = _signature(summary)
-    for _, older in runs[index + 1 :]:
-        if older is not None and _signature(older) == signature:
-            return older
-    return None
-
-
-def _times(summary: dict[str, Any], previous: dict[str, Any] | None = None) -> str:
-    """``build 33.1 s (294.0 s last time), boot 3.1 s``: each step that ran, with its time."""
-    before = {
-        s.get("id"): float(s.get("duration") or 0)
-        for s in (previous or {}).get("steps", [])
-        if isinstance(s, dict) and s.get("status") == "ok"
-    }
-    parts = []
-    for step in summary.get("steps", []):
-        if isinstance(step, dict) and step.get("status") not in (None, "not-run"):
-            text = f"{step.get('id')} {float(step.get('duration') or 0):.1f} s"
-            if step.get("id") in before:
-                text += f" ({before[step.get('id')]:.1f} s last time)"
-            cache = step.get("ccache")
-            if isinstance(cache, dict) and cache.get("hits", 0) + cache.get("misses", 0):
-                text += f" ccache hits {cache.get('hit_rate')} %"
-            parts.append(text)
-    return ", ".join(parts)
-
-
-def _diagnosis(summary: dict[str, Any]) -> Diagnosis | None:
-    data = summary.get("diagnosis")
-    if not isinstance(data, dict):
-        return None
-    try:
-        return Diagnosis.from_dict(data)
-    except (KeyError, TypeError, ValueError):
-        return None
+from ukl_tui.run_session import RUN_DIR_RE, runs_dir
 
 
 def _parent(args: argparse.Namespace) -> Path:
@@ -123,8 +51,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(f"{d.name}  (no readable summary.json)")
             continue
         status = summary.get("status", "?")
-        line = f"{d.name}  {status:9s} {_times(summary, _previous(runs, index))}"
-        diagnosis = _diagnosis(summary)
+        line = f"{d.name}  {status:9s} {times_line(summary, previous(runs, index))}"
+        diagnosis = diagnosis_of(summary)
         if diagnosis is not None:
             line += f"  - {diagnosis.cause}"
         print(line)
@@ -133,11 +61,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def _find(parent: Path, run_id: str) -> Path:
     if run_id == "last":
-        runs = past_runs(parent)
+        runs = run_dirs(parent)
         if not runs:
             raise UserError(f"no runs under {parent}")
-        return runs[0][0]
-    if not _RUN_DIR_RE.match(run_id) or not (parent / run_id).is_dir():
+        return runs[0]
+    if not RUN_DIR_RE.match(run_id) or not (parent / run_id).is_dir():
         raise UserError(f"no run {run_id!r} under {parent} ('ukl-tui runs' lists them)")
     return parent / run_id
 
@@ -157,6 +85,9 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise UserError(f"{d}/summary.json is not readable: {exc}") from None
     print(f"run {d.name}: {summary.get('status')} (started {summary.get('started')})")
+    times = times_line(summary, previous_of(d, summary))
+    if times:
+        print(f"  times: {times}")
     for step in summary.get("steps", []):
         rc = step.get("returncode")
         rc_text = "" if rc is None else f", exit status {rc}"
@@ -168,64 +99,11 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"     where ({located.get('reason')}):")
             for line in located.get("lines", []):
                 print(f"       {line}")
-    diagnosis = _diagnosis(summary)
+    diagnosis = diagnosis_of(summary)
     if diagnosis is not None:
         for line in diagnosis.text_lines():
             print(f"  {line}")
     return 0
-
-
-def replay(run: Path) -> tuple[RunJob, list[RunEvent]]:
-    """A past run as the job and the events its Run screen showed (from summary.json and logs).
-
-    The output lines come back from the step logs (cleaned as the runner cleans them); the
-    milestones, problems, diagnosis and located reports from the summary. Fed into a Run
-    screen without a session, this shows the run read-only.
-    """
-    try:
-        summary = json.loads((run / "summary.json").read_text())
-        entries = [e for e in summary["steps"] if isinstance(e, dict)]
-        steps = tuple(
-            Step(e["id"], e["title"], tuple(e["argv"]), e["cwd"], e.get("env", {}), e["kind"], None)
-            for e in entries
-        )
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{run}/summary.json does not describe a run: {exc}") from None
-    events: list[RunEvent] = []
-    ran = [e for e in entries if e.get("status") not in (None, "not-run")]
-    for e in ran:
-        sid, log = e["id"], run / str(e.get("log"))
-        events.append(
-            StepStarted(
-                sid, e["index"], len(steps), e["title"], e["kind"], tuple(e["argv"]), str(log)
-            )
-        )
-        try:
-            text = log.read_bytes().decode("utf-8", "replace")
-        except OSError:
-            text = ""
-        lines = text.split("\n")  # as the runner splits: only at newlines
-        if lines and not lines[-1]:
-            lines.pop()
-        events.append(OutputLines(sid, [clean_line(line) for line in lines]))
-        for m in e.get("milestones", []):
-            events.append(Milestone(sid, m["key"], m["line"], float(m["elapsed"])))
-        for pr in e.get("problems", []):
-            events.append(Problem(sid, pr["severity"], pr["line_no"], pr["text"], pr["hint"]))
-        for loc in e.get("located", []):
-            events.append(Located(sid, str(loc.get("reason", "")), loc))
-        events.append(
-            StepFinished(
-                sid,
-                e.get("returncode"),
-                float(e.get("duration") or 0),
-                e["status"],
-                e.get("diagnosis"),
-            )
-        )
-    failed = next((e["id"] for e in ran if e["status"] != "ok"), None)
-    events.append(RunFinished(str(summary.get("status")), str(run / "summary.json"), failed))
-    return RunJob(steps=steps), events
 
 
 def cmd_runs_prune(args: argparse.Namespace) -> int:
@@ -233,8 +111,8 @@ def cmd_runs_prune(args: argparse.Namespace) -> int:
     if args.keep < 0:
         raise UserError("--keep must be 0 or more")
     parent = _parent(args)
-    stale = past_runs(parent)[args.keep :]
-    for d, _ in stale:
+    stale = run_dirs(parent)[args.keep :]
+    for d in stale:
         shutil.rmtree(d, ignore_errors=True)
     print(f"removed {len(stale)} run(s) from {parent}, kept {args.keep}")
     return 0

@@ -25,6 +25,7 @@ import dataclasses
 import os
 import re
 import shutil
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 from ukl_tui.boot import cmdline_clears_smap_smep, cpu_flags_clear_smap_smep
 from ukl_tui.host import package_for_header, package_for_tool
-from ukl_tui.lines import clean_line, strip_sgr
+from ukl_tui.lines import boot_failure_texts, clean_line, strip_sgr
 from ukl_tui.locate import find_vmlinux, qemu_option, symbolize
 from ukl_tui.steps import Step
 
@@ -495,7 +496,27 @@ def _explain_no_root(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, t
     )
 
 
+#: How the kernel reports a user program's fault: "traps: init[1] general protection fault
+#: ip:401000 ...", "init[1]: segfault at 0 ip ...".
+_USER_FAULT_RE = re.compile(r"traps: |\]: segfault at |\] general protection fault ip:")
+
+
 def _explain_init_exited(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
+    code = int(m.groups["code"], 16)
+    if code & 0x7F:  # the kernel's exit code: a signal number in the low bits, not a status
+        number = code & 0x7F
+        try:
+            name = f" ({signal.Signals(number).name})"
+        except ValueError:
+            name = ""
+        first = _back_to(log, m.line_no, _USER_FAULT_RE)
+        return (
+            f"init (PID 1) was killed by signal {number}{name}: the kernel panics without it",
+            "init (with UKL: the app, or a program it runs as init) crashed; the kernel's line "
+            "before the panic says where (ip: the address of the faulting instruction, "
+            "addr2line -e the program turns it into a source line)",
+            (first, _panic_block(log, m.line_no)[1]),
+        )
     return (
         f"init (PID 1) exited with code {m.groups['code']}: the kernel panics without it",
         "init must never return: with UKL the app runs as init's child and must not exit; "
@@ -524,6 +545,12 @@ def _smap_smep_status(ctx: StepContext) -> list[str]:
     return missing
 
 
+def _rip(block: Sequence[str]) -> str:
+    """Where the CPU was, from a report's first ``RIP: 0010:func+0xf/0x4e`` ("" if none)."""
+    rip = next((line.split("RIP:", 1)[1].strip() for line in block if "RIP:" in line), "")
+    return rip.split(":", 1)[1] if re.match(r"[0-9a-f]{4}:", rip) else rip  # drop the CS
+
+
 def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
     first, last = _panic_block(log, m.line_no)
     block = [log.line(n) for n in range(first, last + 1)]
@@ -545,8 +572,7 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
     on = (
         [] if cr4 is None else [n for n, b in (("SMEP", _SMEP_BIT), ("SMAP", _SMAP_BIT)) if cr4 & b]
     )
-    rip = next((line.split("RIP:", 1)[1].strip() for line in block if "RIP:" in line), "")
-    rip = rip.split(":", 1)[1] if re.match(r"[0-9a-f]{4}:", rip) else rip  # drop the CS
+    rip = _rip(block)
     at = f" at {rip}" if rip else ""
     if address < 4096:
         return (
@@ -581,8 +607,9 @@ def _explain_page_fault(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str
 
 def _explain_oops(m: Match, log: _Log, ctx: StepContext) -> tuple[str, str, tuple[int, int]]:
     first, last = _panic_block(log, m.line_no)
+    rip = _rip([log.line(n) for n in range(first, last + 1)])
     return (
-        f"the kernel oopsed: {m.groups['what'].strip()}",
+        f"the kernel oopsed: {m.groups['what'].strip()}" + (f" at {rip}" if rip else ""),
         "a kernel bug or a fault in the ring-0 app: the call trace shows where",
         (first, last),
     )
@@ -766,7 +793,7 @@ CAUSES: tuple[Cause, ...] = (
     _cause(
         "no-root-fs",
         BOOT,
-        "Unable to mount root fs",
+        boot_failure_texts("no-root-fs"),
         r"Unable to mount root fs",
         _explain_no_root,
     ),
@@ -777,31 +804,33 @@ CAUSES: tuple[Cause, ...] = (
         r"Attempted to kill init! exitcode=(?P<code>0x[0-9a-fA-F]+)",
         _explain_init_exited,
     ),
+    # The kernel's own failure reports: the lines the live scan reacts to (lines.BOOT_FAILURES,
+    # which names these rows), so both look for the same texts.
     _cause(
         "page-fault",
         BOOT,
-        "BUG: unable to handle page fault",
-        r"BUG: unable to handle page fault for address: (?P<addr>[0-9a-fA-F]+)",
-        _explain_page_fault,
-    ),
-    _cause(
-        "page-fault",
-        BOOT,
-        "BUG: kernel NULL pointer dereference",
-        r"BUG: kernel NULL pointer dereference, address: (?P<addr>[0-9a-fA-F]+)",
+        boot_failure_texts("page-fault"),
+        _TS + r"BUG: (?:unable to handle page fault for address|kernel NULL pointer "
+        r"dereference, address): (?P<addr>[0-9a-fA-F]+)",
         _explain_page_fault,
     ),
     _cause(
         "oops",
         BOOT,
-        ("Oops: ", "general protection fault", "kernel BUG at ", "BUG: "),
-        _TS + r"(?P<what>(?:Oops: |general protection fault|kernel BUG at |BUG: ).*)",
+        boot_failure_texts("oops"),
+        # At the start of the line: "traps: init[1] general protection fault ip:..." is a
+        # user program's fault (init-exited or the app's own crash explain that).
+        "^"
+        + _TS
+        + "(?P<what>(?:"
+        + "|".join(re.escape(t) for t in boot_failure_texts("oops"))
+        + ").*)",
         _explain_oops,
     ),
     _cause(
         "kernel-panic",
         BOOT,
-        "Kernel panic - not syncing",
+        boot_failure_texts("kernel-panic"),
         r"Kernel panic - not syncing: (?P<why>.*?)\r?$",
         _explain_panic,
     ),

@@ -9,8 +9,10 @@ state of its own, so it is tested line by line and shared by everything that rea
 - Progress: Kbuild's quiet-mode object lines (``  CC      init/main.o``); an earlier run's
   count is the total of a repeat build.
 - Problems: compiler and make errors and warnings, with a hint for the causes UKL users keep
-  meeting (missing headers and tools, PIE toolchains, missing symbols).
-- Boot: the milestones of a healthy UKL boot and the console lines that mean it failed.
+  meeting (missing headers and tools, named with host.py's package tables; PIE toolchains,
+  missing symbols).
+- Boot: the milestones of a healthy UKL boot and the console lines that mean it failed (the
+  texts the diagnosis's kernel-failure rows look for, too).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from ukl_tui.host import package_for_header, package_for_tool
 
 Severity = Literal["error", "warning", "expected", "info"]
 
@@ -83,10 +87,12 @@ _ERROR_RE = re.compile(
     r"|: command not found$|^(?:/bin/)?sh: \d+: [^:]+: not found$"
 )
 _WARNING_RE = re.compile(r"\bwarning:")
+#: gcc's "fatal error: openssl/bio.h: No such file or directory", clang's "'x.h' file not found".
+_MISSING_HEADER_RE = re.compile(
+    r"fatal error: '?(?P<header>[\w/.+-]+\.h)'?:? (?:No such file|file not found)"
+)
+_MISSING_TOOL_RE = re.compile(r"\b(?P<tool>flex|bison|bc|hostname|autoreconf|cpio)\b.*not found")
 _ERROR_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"openssl/\S+\.h"), "install the openssl headers (Debian: libssl-dev)"),
-    (re.compile(r"\b(?:lib)?g?elf\.h\b"), "install the libelf headers (Debian: libelf-dev)"),
-    (re.compile(r"\b(flex|bison|bc|hostname|autoreconf|cpio)\b.*not found"), "install {0}"),
     (
         re.compile(r"relocation R_X86_64_(?:32S?|PC32) against|recompile with -fPIE"),
         "a PIE toolchain: UKL code must be built without PIE (ukl issues #22/#23)",
@@ -96,6 +102,21 @@ _ERROR_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
         "a symbol is missing at link time: the library or UKL.a that defines it was not built",
     ),
 )
+
+
+def _install_hint(plain: str) -> str:
+    """What to install for a missing header or tool, from the host module's tables (the one
+    place that knows which Debian package has which header or program); "" if neither.
+    """
+    m = _MISSING_HEADER_RE.search(plain)
+    if m:
+        header = m.group("header")
+        package = package_for_header(header)
+        return f"install the headers of <{header}> (Debian: {package})" if package else ""
+    m = _MISSING_TOOL_RE.search(plain)
+    if m:
+        return f"install {package_for_tool(m.group('tool')) or m.group('tool')}"
+    return ""
 
 
 def is_object_line(line: str) -> bool:
@@ -112,10 +133,12 @@ def build_problem(line: str) -> tuple[Severity, str, str] | None:
         return None
     plain = strip_sgr(line)
     if _ERROR_RE.search(plain):
-        for pattern, template in _ERROR_HINTS:
-            m = pattern.search(plain)
-            if m:
-                return "error", plain, template.format(*m.groups())
+        hint = _install_hint(plain)
+        if hint:
+            return "error", plain, hint
+        for pattern, text in _ERROR_HINTS:
+            if pattern.search(plain):
+                return "error", plain, text
         return "error", plain, ""
     if _WARNING_RE.search(plain):
         return "warning", plain, ""
@@ -134,41 +157,84 @@ BOOT_MILESTONES: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class BootFailure:
-    """A console line that means the boot went wrong; ``fatal`` ones stop QEMU shortly after."""
+    """A console line that means the boot went wrong; ``fatal`` ones stop QEMU shortly after.
+
+    ``pattern`` starts the line (after a printk timestamp) unless ``anywhere``. ``cause`` names
+    the row of ``diagnose.CAUSES`` that explains it from the whole log: those rows take their
+    needles from this table (:func:`boot_failure_texts`), so the live scan, which starts the
+    look with gdb, and the diagnosis after the boot see the same lines.
+    """
 
     pattern: str
     hint: str
     fatal: bool
+    cause: str
+    anywhere: bool = False
 
 
+_KERNEL_BUG_HINT = (
+    "a kernel bug or, with UKL, a fault of the app running in ring 0 (ukl issue #30): the "
+    "call trace below it shows which function"
+)
+
+#: In order: the first pattern a line holds decides (the root fs panic before the panic).
 BOOT_FAILURES: tuple[BootFailure, ...] = (
     BootFailure(
         "Unable to mount root fs",
         "the kernel found no usable initramfs: boot with the UKL initrd; ukl's initrd is "
         "nearly empty when perf was missing at build time (ukl issue #38)",
         True,
+        "no-root-fs",
+        anywhere=True,  # inside the panic line: "Kernel panic - not syncing: VFS: Unable ..."
     ),
     BootFailure(
-        "Kernel panic",
+        "Kernel panic - not syncing",
         "the kernel stopped; the lines just above say why (no init, wrong initrd, missing "
         "driver, or the app crashed in ring 0)",
         True,
+        "kernel-panic",
     ),
     BootFailure(
         "BUG: unable to handle page fault",
         "a kernel-mode fault: with UKL usually SMAP/SMEP still on (-cpu ...,-smap,-smep and "
         "clearcpuid=smap,smep) or a bug in the app (ukl issue #30)",
         False,
+        "page-fault",
     ),
+    BootFailure(
+        "BUG: kernel NULL pointer dereference",
+        "a NULL pointer read or written in ring 0: " + _KERNEL_BUG_HINT,
+        False,
+        "page-fault",
+    ),
+    # A user program's #GP reads "traps: init[1] general protection fault ip:...": not here.
+    BootFailure("general protection fault", _KERNEL_BUG_HINT, False, "oops"),
+    BootFailure("kernel BUG at ", _KERNEL_BUG_HINT, False, "oops"),
+    # "Oops: 0000 [#1] SMP" after a BUG line; since 6.x also "Oops: general protection fault"
+    BootFailure("Oops: ", _KERNEL_BUG_HINT, False, "oops"),
+    BootFailure("BUG: ", _KERNEL_BUG_HINT, False, "oops"),  # any other kernel BUG report
 )
+
+#: A printk timestamp at the start of a console line: ``[    1.234567] ``.
+_PRINTK_TIME_RE = re.compile(r"\[\s*\d+\.\d+\]\s?")
 
 
 def boot_failure(plain: str) -> BootFailure | None:
     """The failure a (plain) console line reports, if any."""
+    if plain.startswith("["):
+        m = _PRINTK_TIME_RE.match(plain)
+        text = plain[m.end() :] if m else plain
+    else:
+        text = plain
     for failure in BOOT_FAILURES:
-        if failure.pattern in plain:
+        if text.startswith(failure.pattern) or (failure.anywhere and failure.pattern in text):
             return failure
     return None
+
+
+def boot_failure_texts(cause: str) -> tuple[str, ...]:
+    """The patterns of :data:`BOOT_FAILURES` that ``cause`` (a diagnosis row) explains."""
+    return tuple(f.pattern for f in BOOT_FAILURES if f.cause == cause)
 
 
 # --- progress estimates from earlier runs ----------------------------------------------------

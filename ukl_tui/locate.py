@@ -326,6 +326,10 @@ def gdb_port_of(argv: tuple[str, ...] | list[str]) -> int | None:
     return port
 
 
+#: What :func:`with_gdb_stub` appends: the option and its value up to the port.
+_GDB_OPTION, _GDB_STUB = "-gdb", "tcp:127.0.0.1:"
+
+
 def with_gdb_stub(argv: tuple[str, ...]) -> tuple[str, ...]:
     """QEMU's argv with a gdb stub on a free loopback port, unless it already has one.
 
@@ -335,7 +339,24 @@ def with_gdb_stub(argv: tuple[str, ...]) -> tuple[str, ...]:
     """
     if gdb_port_of(argv) is not None:
         return argv
-    return (*argv, "-gdb", f"tcp:127.0.0.1:{free_port()}")
+    return (*argv, _GDB_OPTION, f"{_GDB_STUB}{free_port()}")
+
+
+def without_gdb_stub(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """QEMU's argv without the stub :func:`with_gdb_stub` added (the plan's own command).
+
+    Its port differs from run to run; comparing two runs of one plan must not see that.
+    Only a loopback ``-gdb`` pair at the very end goes (where the stub is put); a plan whose
+    own argv ends so loses it in every run alike, so comparisons still hold.
+    """
+    if (
+        len(argv) >= 2
+        and argv[-2] == _GDB_OPTION
+        and argv[-1].startswith(_GDB_STUB)
+        and argv[-1][len(_GDB_STUB) :].isdigit()
+    ):
+        return argv[:-2]
+    return argv
 
 
 def qemu_option(argv: tuple[str, ...] | list[str], name: str) -> str | None:

@@ -58,7 +58,8 @@ if TYPE_CHECKING:
 KEEP_RUNS = 50
 #: And how many bytes of logs at most: a kernel build with V=1 or a chatty guest writes a lot.
 KEEP_BYTES = 2 << 30
-_RUN_DIR_RE = re.compile(r"^\d{8}-\d{6}(?:-\d+)?$")
+#: How run directories are named: ``YYYYmmdd-HHMMSS``, ``-N`` for a second run in that second.
+RUN_DIR_RE = re.compile(r"^\d{8}-\d{6}(?:-\d+)?$")
 
 
 # ----- what to run ---------------------------------------------------------------------------
@@ -80,6 +81,14 @@ class RunJob:
     artifacts: Mapping[str, str] = field(default_factory=dict)
     #: What the conflict rules found in the plan (``rules.Conflict``; errors block a run).
     conflicts: tuple[Any, ...] = ()
+    #: The tree or ukl checkout the plan builds, and its application: recorded in
+    #: summary.json so the wizard can show a tree's last run ("" when not known).
+    tree: str = ""
+    application: str = ""
+
+    def about(self) -> dict[str, str]:
+        """What summary.json records of the job beyond its steps (see ``Runner(about=...)``)."""
+        return {"title": self.title, "tree": self.tree, "application": self.application}
 
     def __post_init__(self) -> None:
         """Refuse a job that cannot run, before any process starts."""
@@ -119,6 +128,8 @@ class RunJob:
             warnings=tuple(built.warnings),
             artifacts=artifacts,
             conflicts=tuple(built.conflicts),
+            tree=str(built.workspace.root),
+            application=built.app.name if built.app is not None else "",
         )
 
     @classmethod
@@ -133,7 +144,8 @@ class RunJob:
     def from_steps_file(cls, path: str | os.PathLike[str]) -> RunJob:
         """Read steps as ``ukl-tui plan --json`` writes them (or a bare JSON list of steps).
 
-        Besides ``steps`` the object may carry ``probe_ports``, ``probe_host`` and ``title``.
+        Besides ``steps`` the object may carry ``probe_ports``, ``probe_host``, ``title``,
+        ``tree`` and ``application``.
         """
         source = Path(path).expanduser()
         try:
@@ -160,12 +172,17 @@ class RunJob:
         if not isinstance(ports, list) or not isinstance(host, str) or not isinstance(title, str):
             raise UserError(f"{source}: probe_ports must be a list, probe_host a string")
         warnings = data.get("warnings") or []
+        tree, application = data.get("tree") or "", data.get("application") or ""
+        if not isinstance(tree, str) or not isinstance(application, str):
+            raise UserError(f"{source}: tree and application must be strings")
         return cls(
             steps=steps,
             title=title,
             probe_ports=tuple(ports),
             probe_host=host,
             warnings=tuple(str(w) for w in warnings) if isinstance(warnings, list) else (),
+            tree=tree,
+            application=application,
         )
 
 
@@ -180,7 +197,7 @@ def runs_dir() -> Path:
     return cache_dir() / "runs"
 
 
-def _run_key(name: str) -> tuple[str, int]:
+def run_key(name: str) -> tuple[str, int]:
     """Order of run directory names: by time stamp, then by the ``-N`` of a same-second run."""
     parts = name.split("-")  # YYYYmmdd, HHMMSS and, for a second run in that second, N
     return "-".join(parts[:2]), int(parts[2]) if len(parts) > 2 else 1
@@ -200,7 +217,7 @@ def new_run_dir(
     except OSError as exc:
         raise UserError(f"cannot create the runs directory {parent}: {exc.strerror}") from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    runs = sorted((_run_key(p.name), p) for p in parent.iterdir() if _RUN_DIR_RE.match(p.name))
+    runs = sorted((run_key(p.name), p) for p in parent.iterdir() if RUN_DIR_RE.match(p.name))
     n = max((key[1] for key, _ in runs if key[0] == stamp), default=0) + 1
     for _ in range(1000):
         candidate = parent / (stamp if n == 1 else f"{stamp}-{n}")
@@ -564,6 +581,7 @@ class RunSession:
             self._event,
             stop_boot_on_success=stop_after_success and not job.probe_ports,
             artifacts=job.artifacts,
+            about=job.about(),
             **runner_options,
         )
         self._probe_task: asyncio.Task[None] | None = None

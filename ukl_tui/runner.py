@@ -227,6 +227,7 @@ class Runner:
         kill_grace: float = 3.0,
         panic_grace: float = 2.0,
         artifacts: Mapping[str, str] | None = None,
+        about: Mapping[str, str] | None = None,
         history: Sequence[Path] | None = None,
         env: Mapping[str, str] | None = None,
         diagnose: Diagnose | None = None,
@@ -235,8 +236,10 @@ class Runner:
     ) -> None:
         """Prepare a run; nothing starts until ``run()``.
 
-        ``history`` are earlier run directories whose logs estimate build progress (default:
-        the siblings of ``log_dir``); ``env`` replaces the inherited environment;
+        ``about`` are facts of the job summary.json records as they are (its title, the
+        tree and the application: what run history shows); ``history`` are earlier run
+        directories whose logs estimate build progress (default: the siblings of
+        ``log_dir``); ``env`` replaces the inherited environment;
         ``diagnose`` reads a failed step's log once it is closed (``diagnose.diagnose_step``;
         passed in so reading output stays above the process layer); ``inspect`` looks into a
         boot that panicked, oopsed or went silent, and a kill waits for it (``inspect_timeout``).
@@ -255,6 +258,7 @@ class Runner:
         self.kill_grace = kill_grace
         self.panic_grace = panic_grace
         self.artifacts = dict(artifacts or {})
+        self.about = dict(about or {})
         self.history = history
         self.env = dict(os.environ if env is None else env)
         self.diagnose = diagnose
@@ -864,6 +868,7 @@ class Runner:
             "started": self._started_at,
             "updated": _now_iso(),
             "log_dir": str(self.log_dir),
+            **self.about,
             "artifacts": self.artifacts,
             "steps": steps,
             "errors": errors[:200],

@@ -98,6 +98,23 @@ async def scene_welcome(pilot) -> None:  # noqa: ANN001
     await wait_for(pilot, lambda: pilot.app.screen.ready)
 
 
+def _cursor_symbol(screen) -> str | None:  # noqa: ANN001
+    node = screen.menu.cursor_node
+    item = getattr(getattr(getattr(node, "data", None), "node", None), "item", None)
+    return getattr(item, "name", None)
+
+
+async def jump(pilot, name: str) -> None:  # noqa: ANN001
+    """Put the browser's cursor on ``name`` and wait until it is there.
+
+    The menu moves its cursor after the next refresh; a key pressed before that lands on
+    the row the cursor was on (a race a loaded machine loses).
+    """
+    screen = pilot.app.screen
+    assert screen.jump_to(name)
+    await wait_for(pilot, lambda: _cursor_symbol(screen) == name)
+
+
 async def scene_preset(pilot) -> None:  # noqa: ANN001
     await _to(pilot, "preset")
     await pilot.pause(0.3)
@@ -105,13 +122,13 @@ async def scene_preset(pilot) -> None:  # noqa: ANN001
 
 async def scene_browser(pilot) -> None:  # noqa: ANN001
     await _to(pilot, "browser")
-    pilot.app.screen.jump_to("UNIKERNEL_LINUX")
+    await jump(pilot, "UNIKERNEL_LINUX")
     await pilot.pause(0.3)
 
 
 async def scene_browser_fixed(pilot) -> None:  # noqa: ANN001
     await _preset(pilot)
-    pilot.app.screen.jump_to("UKL_NAME")
+    await jump(pilot, "UKL_NAME")
     await pilot.pause(0.3)
 
 
@@ -123,7 +140,7 @@ async def scene_search(pilot) -> None:  # noqa: ANN001
 
 async def scene_edit(pilot) -> None:  # noqa: ANN001
     await _to(pilot, "browser")
-    pilot.app.screen.jump_to("NR_CPUS")
+    await jump(pilot, "NR_CPUS")
     await pilot.pause(0.3)
     await pilot.press("enter", *"9999")
     await pilot.pause(0.2)

@@ -1,10 +1,10 @@
 """What the wizard's screens tell the app: the only way a screen talks upward.
 
 A step screen gets the session (``ukl_tui.session.Session``) in its constructor and changes
-values through it; what it cannot do itself (go to another step, load a tree, save, run) it
-asks for with one of these messages, which bubble from the screen to the app. So no screen
-imports the app or another step screen (tests/test_layering.py holds that), in the manner of
-esp-idf-kconfig's menuconfig and frogmouth.
+values through it; what it cannot do itself (go to another step, load a tree, save, run,
+show a past run) it asks for with one of these messages, which bubble from the screen to the
+app. So no screen imports the app or another step screen (tests/test_layering.py holds that),
+in the manner of esp-idf-kconfig's menuconfig and frogmouth.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ukl_tui.plan import Built
 
 
@@ -57,4 +59,21 @@ class StartRun(Message):
         self.built = built
 
 
-__all__ = ["GoNext", "GoTo", "LoadTree", "SaveConfig", "ShowSymbol", "StartRun", "ValuesChanged"]
+class OpenRun(Message):
+    """Show the past run in ``run`` (its directory) read-only on the Run screen."""
+
+    def __init__(self, run: Path) -> None:
+        super().__init__()
+        self.run = run
+
+
+__all__ = [
+    "GoNext",
+    "GoTo",
+    "LoadTree",
+    "OpenRun",
+    "SaveConfig",
+    "ShowSymbol",
+    "StartRun",
+    "ValuesChanged",
+]

@@ -33,6 +33,7 @@ from textual.worker import Worker, WorkerState
 from ukl_tui.diagnose import Diagnosis
 from ukl_tui.distcc import LogWatch, report_lines, step_log
 from ukl_tui.errors import UserError
+from ukl_tui.history import run_times
 from ukl_tui.lines import BOOT_MILESTONES
 from ukl_tui.run_session import (
     ProbeResult,
@@ -172,7 +173,7 @@ class RunScreen(Screen[int]):
     ) -> None:
         """Prepare the screen; the run starts on mount unless ``autostart`` is False.
 
-        ``replay`` are a past run's events (``cli_runs.replay``), shown on mount read-only.
+        ``replay`` are a past run's events (``history.replay``), shown on mount read-only.
         """
         super().__init__(name=name, id=id)
         self.replay = list(replay)
@@ -192,6 +193,8 @@ class RunScreen(Screen[int]):
         self._prompt = ""
         self._leave_armed = 0.0
         self._internal_error: str | None = None
+        #: The finished run's times against the last run of the same plan (history.run_times).
+        self._times = ""
         #: The distcc log of each step that compiles through distcc (jobs per host, live).
         self._distcc: dict[str, LogWatch] = {}
         for step in self.job.steps:
@@ -326,6 +329,8 @@ class RunScreen(Screen[int]):
                 "\n".join(lines[:12]), title=f"Where the guest is ({event.reason})", timeout=20
             )
         elif isinstance(event, RunFinished):
+            # Read once, when the summary is final: a few small JSON files beside this run.
+            self._times = run_times(Path(event.summary_path).parent)
             failed = self.job.step(event.failed_step or "")
             if failed is not None and failed.kind != "boot":
                 self.action_show("build")
@@ -491,6 +496,8 @@ class RunScreen(Screen[int]):
             verdict = state.verdict()
             text = Text()
             text.append(("✓ " if verdict.ok else "✗ ") + verdict.headline, style="bold")
+            if self._times:  # second: the box shows six lines, the fix comes next
+                text.append(f"\n  times: {self._times}")
             for line in verdict.details:
                 text.append("\n  " + line)
             self._set_verdict(text, "-ok" if verdict.ok else "-error")

@@ -5,6 +5,11 @@ The screen paints at once; three things then run in worker threads: the workspac
 (``host.check_prerequisites``) and the Kconfig load (``kconfig.load_tree``, started by the
 app). With no tree anywhere it offers what the core can do: unpack an installed Debian
 ``linux-source`` tarball into the cache, clone ukl, or pick a directory.
+
+When the tree has been run before, the last run of it is shown too (``history``: when, the
+application, the verdict, each step's time against the run of the same plan before it, the
+ccache hit rate, the cause of a failure); ``r`` opens it read-only on the Run screen, which
+the app does on this screen's ``OpenRun``.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, ProgressBar, Static
 
 from ukl_tui.errors import UserError
+from ukl_tui.history import RunRecord, last_run_of_tree
 from ukl_tui.paths import display_path
-from ukl_tui.screens.messages import GoNext, LoadTree
+from ukl_tui.screens.messages import GoNext, LoadTree, OpenRun
 from ukl_tui.session import STEPS, Session
 from ukl_tui.widgets.steps import StepBar
 
@@ -67,6 +73,27 @@ def workspace_lines(ws: Workspace) -> list[Content]:
     return out
 
 
+def last_run_lines(record: RunRecord) -> list[Content]:
+    """The last run of the tree: when, what, the verdict; the times; why it failed."""
+    mark, style = ("✓ ", "$success") if record.ok else ("✗ ", "$error")
+    app = record.application or "no application"
+    out = [
+        Content.assemble(
+            ("Last run ", "dim"),
+            f"{record.started or record.run.name}  ",
+            (app, "bold"),
+            "  ",
+            (mark + record.status, style),
+        )
+    ]
+    if record.times:
+        out.append(Content.assemble(("Times    ", "dim"), record.times))
+    if record.cause:
+        out.append(Content.assemble(("Cause    ", "dim"), (record.cause, "$error")))
+    out.append(Content.assemble(("         ", "dim"), ("r shows it on the Run screen", "dim")))
+    return out
+
+
 def prereq_lines(prereqs: list[Prereq]) -> list[Content]:
     """One line per host requirement: ok or missing, and the Debian package for it."""
     out = []
@@ -98,11 +125,15 @@ class WelcomeScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "continue", "Continue", show=False),
         Binding("o", "pick", "Open tree"),
+        Binding("r", "last_run", "Last run"),
     ]
 
     def __init__(self, session: Session, **kw: Any) -> None:
         super().__init__(**kw)
         self.session = session
+        #: The last run of the tree shown (None: none, or not looked up yet).
+        self.last_run: RunRecord | None = None
+        self._history_shown = False
 
     @property
     def ready(self) -> bool:
@@ -110,6 +141,7 @@ class WelcomeScreen(Screen[None]):
         session = self.session
         return (
             self._facts_shown
+            and self._history_shown
             and session.prereqs is not None
             and (
                 session.tree is not None
@@ -140,6 +172,7 @@ class WelcomeScreen(Screen[None]):
                         "Continue ▸", id="continue", variant="primary", disabled=True, compact=True
                     )
                     yield Button("Open another tree…", id="pick", compact=True)
+                yield Static("", id="last-run", markup=False)
             with Vertical(id="welcome-host", classes="panel"):
                 yield Static("Host", classes="panel-title")
                 yield Static("checking…", id="host-list")
@@ -150,7 +183,13 @@ class WelcomeScreen(Screen[None]):
     def on_mount(self) -> None:
         """Paint first; everything slow runs in workers, started after the first frame."""
         self.query_one("#no-tree").display = False
+        self.query_one("#last-run").display = False
         self.call_after_refresh(self._begin)
+
+    def on_screen_resume(self) -> None:
+        """Back on Welcome (after a run, say): the tree's last run may be another one now."""
+        if self._history_shown and self.session.tree_path is not None:
+            self._look_up_last_run(self.session.tree_path)
 
     def _begin(self) -> None:
         self.start()
@@ -161,6 +200,10 @@ class WelcomeScreen(Screen[None]):
         session = self.session
         path_line = self.query_one("#tree-path", Static)
         self._facts_shown = session.tree_path is None
+        self._history_shown = session.tree_path is None  # else when the look-up answers
+        self.last_run = None
+        self.query_one("#last-run").display = False
+        self.refresh_bindings()
         if session.tree_path is None:
             path_line.update("No kernel tree or ukl checkout found.")
             self._offer_sources()
@@ -172,6 +215,7 @@ class WelcomeScreen(Screen[None]):
         path_line.update(f"{display_path(session.tree_path)}{source}")
         self.query_one("#tree-facts", Static).update("")
         self._inspect(session.tree_path)
+        self._look_up_last_run(session.tree_path)
         if session.tree is not None:  # loaded already (a saved plan, or a test)
             self.tree_loaded(None)
             return
@@ -229,6 +273,33 @@ class WelcomeScreen(Screen[None]):
             facts.update(Content.assemble((problem or "", "$error")))
         else:
             facts.update(Content("\n").join(workspace_lines(ws)))
+
+    @work(thread=True, exclusive=True, group="history")
+    def _look_up_last_run(self, tree: Path) -> None:
+        """Read the runs' summaries in a thread: up to fifty small JSON files."""
+        record = last_run_of_tree(tree)
+        self.app.call_from_thread(self._show_last_run, record, tree)
+
+    def _show_last_run(self, record: RunRecord | None, tree: Path) -> None:
+        if tree != self.session.tree_path:
+            return  # another tree was opened meanwhile: its own look-up answers
+        self.last_run = record
+        self._history_shown = True
+        box = self.query_one("#last-run", Static)
+        box.display = record is not None
+        box.update(Content("\n").join(last_run_lines(record)) if record is not None else "")
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer "Last run" only when the tree has one (no key that does nothing)."""
+        if action == "last_run":
+            return self.last_run is not None
+        return True
+
+    def action_last_run(self) -> None:
+        """r: the last run of this tree, read-only on the Run screen (the app shows it)."""
+        if self.last_run is not None:
+            self.post_message(OpenRun(self.last_run.run))
 
     @work(thread=True, exclusive=True, group="host")
     def _check_host(self) -> None:
