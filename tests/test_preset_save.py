@@ -161,8 +161,13 @@ def _boot_of(name: str, tree: Path):  # noqa: ANN202
     return plan.boot_spec(combine(plan.load_presets()).boot)
 
 
-def test_cli_save_with_boot_and_network_round_trips(mini_tree, tuned, presets_dir) -> None:
+def test_cli_save_with_boot_and_network_round_trips(
+    mini_tree, tuned, presets_dir, tmp_path, monkeypatch
+) -> None:
     from ukl_tui.plan import Plan
+
+    monkeypatch.chdir(tmp_path)  # neither the current directory nor $UKL_DIR is a tree
+    monkeypatch.delenv("UKL_DIR", raising=False)
 
     argv = ["preset", "save", "web", "--tree", str(mini_tree), "--config", str(tuned)]
     argv += ["--extends", "ukl-prereqs", "--cmdline", "loglevel=7 nokaslr", "--gdb"]
@@ -196,8 +201,10 @@ def test_cli_save_with_boot_and_network_round_trips(mini_tree, tuned, presets_di
     assert main([*argv, "--extends", "web", "--plan", str(mini_plan)]) == 0
     again = tomllib.loads((presets_dir / "again.toml").read_text())
     assert "boot" not in again and "network" not in again
-    # and alone, from that plan, everything (the full command line, the whole network)
-    assert main([*argv[:2], "alone", *argv[3:], "--plan", str(mini_plan)]) == 0
+    # and alone, from that plan, everything (the full command line, the whole network);
+    # the tree is the plan's when --tree is not given
+    alone = ["preset", "save", "alone", "--config", str(tuned), "--plan", str(mini_plan)]
+    assert main(alone) == 0
     assert _boot_of("alone", mini_tree).network == want
     assert _boot_of("alone", mini_tree).cmdline_base == boot.cmdline_base
 

@@ -89,7 +89,9 @@ def _add_boot_arguments(parser: argparse.ArgumentParser) -> None:
     boot.add_argument(
         "--plan",
         metavar="FILE",
-        help="take the boot and network settings of a saved plan file (ukl-tui.toml)",
+        help="take the boot and network settings of a saved plan file (ukl-tui.toml), its "
+        "presets included; the configuration is still --config or the tree's .config (the "
+        "tree defaults to the plan's)",
     )
     boot.add_argument(
         "--cmdline",
