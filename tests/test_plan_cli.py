@@ -288,6 +288,15 @@ def test_preset_network_with_hand_options_on_top(checkout, tmp_path):
     assert "-netdev" not in boot_argv(done)
     assert "network mode: kept your none; the network settings of web" in done.stderr
     assert "--forward '1:99999'" in refused(cli(*base, "--forward", "1:99999", env=env))
+    # a preset with a bad network value: its file and line, exit 2, no plan file written
+    bad = presets / "bad.toml"
+    bad.write_text('summary = "b"\n[network]\nnic = "e1000"\naddress = "10.0.2.2/24"\n')
+    target = tmp_path / "not-written.toml"
+    line = refused(
+        cli("plan", "--tree", str(checkout), "--preset", "bad", "--save", str(target), env=env)
+    )
+    assert line.startswith(f"ukl-tui: {bad}:2: [network]:") and "QEMU's gateway" in line
+    assert not target.exists()
 
 
 @pytest.mark.realtree
