@@ -482,6 +482,33 @@ def test_presets_give_the_boot_command_line(ready_checkout):
     assert "clearcpuid=smap,smep" in boot[boot.index("-append") + 1]
 
 
+def test_a_busy_gdb_port_moves_the_stub_to_a_free_one_and_says_where(ready_checkout):
+    """ukl-debug's stub is on 1234; a second debug run at once gets a free port, named."""
+    import errno
+    import socket
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 1234))
+        holder.listen(1)
+    except OSError as exc:  # something on this machine holds it already: busy all the same
+        assert exc.errno == errno.EADDRINUSE
+    try:
+        built = Plan(tree=ready_checkout, presets=("ukl-debug",)).build(NO_KVM)
+    finally:
+        holder.close()
+    argv = by_id(built.steps)["boot"].argv
+    stub = argv[argv.index("-gdb") + 1]
+    port = int(stub.rsplit(":", 1)[1])
+    assert stub.startswith("tcp:127.0.0.1:") and port != 1234
+    warning = next(w for w in built.warnings if w.startswith("gdb stub:"))
+    assert "1234/tcp is already in use" in warning
+    assert f"target remote 127.0.0.1:{port}" in warning
+    # unchecked (the wizard's preview) or free: the asked port stays
+    quiet = Plan(tree=ready_checkout, presets=("ukl-debug",)).build(NO_KVM, check_ports=False)
+    assert "tcp:127.0.0.1:1234" in by_id(quiet.steps)["boot"].argv
+
+
 def test_preset_network_reaches_the_boot_and_a_hand_choice_wins(
     ready_checkout, tmp_path, monkeypatch
 ):

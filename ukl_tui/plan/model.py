@@ -466,6 +466,8 @@ class Plan(PlanFile, PlanChecks):
         )
         warnings.extend(self.network_clashes(combined.boot if combined else None).values())
         boot.validate(check_ports=check_ports)
+        if boot.gdb and check_ports:
+            boot = _gdb_port_free(boot, warnings)
         if shutil.which(boot.qemu) is None:
             raise UserError(
                 f"{boot.qemu} not found on PATH: install QEMU (Debian: qemu-system-x86)"
@@ -604,3 +606,24 @@ class Plan(PlanFile, PlanChecks):
                 flag = next(spec.flag for spec in OPTIONS if spec.kconfig == name)
                 warnings.append(f"{flag} sets CONFIG_{name}, which this kernel does not define")
         return kept
+
+
+def _gdb_port_free(boot: BootSpec, warnings: list[str]) -> BootSpec:
+    """The boot with its gdb stub on a port nothing holds: the asked one, else a free one.
+
+    ``gdb = true`` puts the stub on 1234 (what ``target remote :1234`` expects); a second
+    debug run at the same time would make QEMU refuse to start, so that run's stub moves to
+    a free loopback port and the warning names it for the user's gdb.
+    """
+    from ukl_tui.boot import port_problem
+    from ukl_tui.locate import free_port
+
+    problem = port_problem(boot.gdb_port)
+    if problem is None:
+        return boot
+    port = free_port()
+    warnings.append(
+        f"gdb stub: {problem} (another debug run?); this run's stub is on 127.0.0.1:{port} "
+        f"(gdb vmlinux -ex 'target remote 127.0.0.1:{port}')"
+    )
+    return replace(boot, gdb_port=port)
