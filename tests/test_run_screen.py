@@ -181,11 +181,13 @@ async def test_stop_button_and_ctrl_s(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.run_screen
         await wait_for(pilot, lambda: screen.state.current == "wait", 30)
+        assert screen.check_action("stop", ()) is True
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not screen.state.running, 15)
         await pilot.pause(0.1)
         assert screen.state.verdict().headline == "stopped by you during step wait"
         assert screen.query_one("#stop").disabled
+        assert screen.check_action("stop", ()) is False  # off the footer once nothing runs
 
 
 class LogApp(App[None]):

@@ -63,6 +63,7 @@ async def test_welcome_shows_the_trees_last_run_and_opens_it(
         run = app.screen
         await pilot.pause()
         assert run.session is None and not run.state.running  # shown, not run again
+        assert run.check_action("stop", ()) is False  # read-only: nothing to stop
         assert run.log_dir == last
         verdict = text_of(app, "#run-verdict").splitlines()
         assert verdict[0] == "✗ step olddefconfig: make cannot build olddefconfig"

@@ -654,7 +654,11 @@ class RunScreen(Screen[int]):
             self.notify("No errors so far.")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Offer "Evidence" only once a diagnosis with evidence exists (hidden otherwise)."""
+        """Offer "Stop" only while something runs (not on a finished run or a past one
+        opened read-only), "Evidence" only once a diagnosis with evidence exists.
+        """
+        if action == "stop":
+            return self.session is not None and self.state.running
         if action == "evidence":
             return self._diagnosis() is not None
         if action == "locate":
