@@ -1,10 +1,24 @@
-"""Regenerate screenshots/*.svg: every wizard screen at 80x24 and 200x50, headless.
+"""Regenerate screenshots/*.svg: every wizard screen and the Run screen, 80x24 and 200x50.
 
-Usage: python bench/screenshots.py [TREE] [--out DIR]
+Usage: python bench/screenshots.py [TREE] [--out DIR] [--no-runs]
 TREE defaults to $UKL_TUI_TEST_TREE (Debian's linux-source-6.1 in CI); the UKL stand-in
-overlay is added. The scenes are the snapshot tests' own (tests/support/wizard.py), so the
-screenshots show exactly what the snapshot tests check. The .config is a defconfig copy in a
-temporary directory that is the working directory meanwhile (shown as work/.config).
+overlay is added. The wizard's scenes are the snapshot tests' own (tests/support/wizard.py),
+so the screenshots show exactly what the snapshot tests check. The .config is a defconfig
+copy in a temporary directory that is the working directory meanwhile (shown as
+work/.config).
+
+The Run screen is shown on real runs, made first with ``ukl-tui run --steps --no-tui`` under
+/tmp/ukl-tui-shots (a fixed place, so the paths on screen stay the same) and then opened
+read-only, as the welcome screen's ``r`` opens a past run:
+
+- ``run-failed``: a C program with a syntax error, built by make (the diagnosis names the
+  file and line);
+- ``run-booted``: Debian's kernel (.ci/setup's) with ukl-tui's minimal initramfs, to
+  ``UKL BOOTED``;
+- ``run-oops``: the LKDTM kernel of tests/test_locate_kernel.py (.ci's cache) dereferencing
+  NULL on purpose: the oops decoded from vmlinux and where gdb found the vCPUs.
+
+A run whose kernel is missing is left out with a note.
 """
 
 from __future__ import annotations
@@ -53,11 +67,104 @@ async def shoot(tree, snapshot, text: str, work: Path, out: Path) -> list[Path]:
     return written
 
 
+RUNS = Path("/tmp/ukl-tui-shots")
+CI_CACHE = Path(os.environ.get("UKL_TUI_CI_CACHE", "/var/cache/ukl-tui-ci"))
+BROKEN_C = "int main(void)\n{\n\treturn 0\n}\n"
+
+
+def _run(name: str, steps: list[dict]) -> Path | None:
+    """``ukl-tui run --steps --no-tui`` into RUNS/name; the run's directory."""
+    import json
+    import subprocess
+
+    steps_file = RUNS / f"{name}.json"
+    steps_file.write_text(json.dumps({"steps": steps, "title": name}, indent=1))
+    log_dir = RUNS / name
+    shutil.rmtree(log_dir, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "-m", "ukl_tui.cli", "run", "--steps", str(steps_file), "--no-tui"]
+        + ["--log-dir", str(log_dir)],
+        cwd=RUNS,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        timeout=600,
+        check=False,
+    )
+    return log_dir if (log_dir / "summary.json").is_file() else None
+
+
+def real_runs() -> dict[str, Path]:
+    """Make the runs the Run screen's screenshots show (see the module docstring)."""
+    from tests.support.lkdtm_kernel import lkdtm_initramfs
+    from ukl_tui.boot import BootSpec
+    from ukl_tui.host import KvmStatus
+    from ukl_tui.initramfs import build_minimal_initramfs
+
+    tcg = KvmStatus(False, "screenshots: TCG")
+    shutil.rmtree(RUNS, ignore_errors=True)
+    app = RUNS / "app"
+    app.mkdir(parents=True)
+    (app / "hello.c").write_text(BROKEN_C)
+    (app / "Makefile").write_text("hello: hello.c\n\t$(CC) -O2 -o $@ $<\n")
+    build = {"id": "build", "title": "Build the application (make)", "argv": ["make"]}
+    runs = {"run-failed": [{**build, "cwd": str(app), "env": {}, "kind": "build"}]}
+    debian = Path(os.environ.get("UKL_TUI_TEST_BZIMAGE", CI_CACHE / "debian-kernel" / "vmlinuz"))
+    if debian.is_file():
+        initrd = RUNS / "initramfs.cpio.gz"
+        shutil.copyfile(build_minimal_initramfs(), initrd)
+        spec = BootSpec(kernel=str(debian), initrd=str(initrd), memory_mib=512, accel="tcg")
+        step = spec.to_step(tcg, str(RUNS), timeout=180, success_markers=("UKL BOOTED",))
+        runs["run-booted"] = [step.to_dict()]
+    else:
+        print(f"run-booted left out: no {debian} (run .ci/setup)")
+    lkdtm = CI_CACHE / "kbuild-lkdtm" / "arch" / "x86" / "boot" / "bzImage"
+    if lkdtm.is_file():
+        initrd = lkdtm_initramfs(RUNS / "lkdtm.cpio.gz")
+        spec = BootSpec(
+            kernel=str(lkdtm),
+            initrd=str(initrd),
+            memory_mib=256,
+            accel="tcg",
+            extra_params=("lkdtm=ACCESS_NULL",),
+        )
+        step = spec.to_step(tcg, str(RUNS), timeout=180, success_markers=("UKL BOOTED",))
+        runs["run-oops"] = [step.to_dict()]
+    else:
+        print(f"run-oops left out: no {lkdtm} (tests/test_locate_kernel.py builds it)")
+    made = {}
+    for name, steps in runs.items():
+        run = _run(name, steps)
+        if run is None:
+            print(f"{name} left out: the run wrote no summary.json")
+        else:
+            made[name] = run
+    return made
+
+
+async def shoot_runs(runs: dict[str, Path], out: Path) -> list[Path]:
+    """Each past run read-only on the Run screen, as the welcome screen's ``r`` shows it."""
+    from ukl_tui.history import replay
+    from ukl_tui.screens.run import RunApp
+
+    written = []
+    for scene, run in runs.items():
+        for label, size in SIZES.items():
+            job, events = replay(run)
+            app = RunApp(job, run, autostart=False, replay=events)
+            async with app.run_test(size=size) as pilot:
+                await pilot.pause(0.5)
+                name = f"{scene}-{label}.svg"
+                app.save_screenshot(filename=name, path=str(out))
+                written.append(out / name)
+    return written
+
+
 def main() -> None:
     """Load the tree once, then write every screenshot."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("tree", nargs="?", default=os.environ.get("UKL_TUI_TEST_TREE"))
     parser.add_argument("--out", default=str(HERE / "screenshots"))
+    parser.add_argument("--no-runs", action="store_true", help="only the wizard's screens")
     args = parser.parse_args()
     if not args.tree:
         parser.error("give the kernel tree (or set UKL_TUI_TEST_TREE)")
@@ -79,6 +186,8 @@ def main() -> None:
 
         history.runs_dir = lambda: work / "runs"  # type: ignore[assignment]
         written = asyncio.run(shoot(tree, tree.snapshot(), config.read_text(), work, out))
+        if not args.no_runs:
+            written += asyncio.run(shoot_runs(real_runs(), out))
     finally:
         os.chdir(HERE)
         shutil.rmtree(work, ignore_errors=True)
