@@ -15,16 +15,20 @@ from collections.abc import Sequence
 from ukl_tui import __version__
 from ukl_tui.errors import UserError
 
-#: Modules that contribute subcommands; each has ``register(subparsers) -> None``.
-COMMAND_MODULES = (
-    "ukl_tui.cli_kconfig",
-    "ukl_tui.cli_presets",
-    "ukl_tui.cli_preset_save",
-    "ukl_tui.cli_diff",
-    "ukl_tui.cli_plan",
-    "ukl_tui.cli_run",
-    "ukl_tui.cli_runs",
-)
+#: Modules that contribute subcommands (each has ``register(subparsers) -> None``) and the
+#: commands each registers. A command named first on the command line loads only its own
+#: module: ``ukl-tui diff`` need not import the run machinery (asyncio, the runner, the
+#: diagnosis: ~0.1 s of every command otherwise). tests/test_cli_commands.py keeps this
+#: table equal to what the modules register.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "ukl_tui.cli_kconfig": ("explain", "apply", "verify"),
+    "ukl_tui.cli_presets": ("presets", "check", "export-fragment"),
+    "ukl_tui.cli_preset_save": ("preset",),
+    "ukl_tui.cli_diff": ("diff",),
+    "ukl_tui.cli_plan": ("plan", "initramfs"),
+    "ukl_tui.cli_run": ("run",),
+    "ukl_tui.cli_runs": ("runs",),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,8 +40,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Assemble the parser from every command module that is present."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Assemble the parser from every command module that is present, or only from the one
+    that registers ``command`` (see :data:`COMMAND_MODULES`).
+    """
     parser = _Parser(
         prog="ukl-tui",
         description="From a Unikernel Linux checkout to a booted unikernel, without menuconfig.",
@@ -61,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra Kconfig file sourced after the tree's own (e.g. a UKL stand-in)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    modules = [m for m, names in COMMAND_MODULES.items() if command in names] or COMMAND_MODULES
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -74,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: dispatch to a subcommand or start the wizard; map errors to exit codes."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(words[0] if words else None)
+    args = parser.parse_args(words)
     try:
         if args.command is None:
             from ukl_tui.app import run_wizard
