@@ -206,7 +206,27 @@ def make_treeless_app() -> UklApp:
     return UklApp(Session(prereqs=list(FIXED_PREREQS)))
 
 
-SCENES = {
+def _still_cursors(scene):  # noqa: ANN001, ANN202
+    """The scene, then every Input's cursor held still (drawn) for the picture.
+
+    Textual blinks a focused Input's cursor on a 0.5 s wall-clock timer, so which phase a
+    snapshot catches was a race (edit-80x24 failed now and then under load); the app itself
+    still blinks for users.
+    """
+
+    async def run(pilot) -> None:  # noqa: ANN001
+        from textual.widgets import Input
+
+        await scene(pilot)
+        for screen in pilot.app.screen_stack:
+            for field in screen.query(Input):
+                field.cursor_blink = False
+        await pilot.pause()
+
+    return run
+
+
+_SCENES = {
     "welcome": scene_welcome,
     "welcome-no-tree": scene_no_tree,
     "preset": scene_preset,
@@ -220,6 +240,7 @@ SCENES = {
     "network": scene_network,
     "review": scene_review,
 }
+SCENES = {name: _still_cursors(scene) for name, scene in _SCENES.items()}
 
 
 def mask_review(screen) -> None:  # noqa: ANN001
