@@ -105,14 +105,15 @@ def _cursor_symbol(screen) -> str | None:  # noqa: ANN001
 
 
 async def jump(pilot, name: str) -> None:  # noqa: ANN001
-    """Put the browser's cursor on ``name`` and wait until it is there.
+    """Put the browser's cursor on ``name`` and wait until it is there, centred.
 
-    The menu moves its cursor after the next refresh; a key pressed before that lands on
-    the row the cursor was on (a race a loaded machine loses).
+    The menu moves its cursor after the next refresh and centres it after the layout that
+    follows; a key pressed before that lands on the row the cursor was on, and a picture
+    taken before shows the row elsewhere (races a loaded machine loses).
     """
     screen = pilot.app.screen
     assert screen.jump_to(name)
-    await wait_for(pilot, lambda: _cursor_symbol(screen) == name)
+    await wait_for(pilot, lambda: _cursor_symbol(screen) == name and screen.menu.settled)
 
 
 async def scene_preset(pilot) -> None:  # noqa: ANN001

@@ -81,6 +81,8 @@ class MenuTree(Tree[Entry]):
         #: Names of symbols whose value differs from the saved .config (drawn with a mark).
         self.changed: frozenset[str] = frozenset()
         self._styles: dict[str, Style] = {}
+        #: The node a jump will centre once the layout has caught up (see _move_and_center).
+        self._centering: TreeNode[Entry] | None = None
 
     # ----- building -------------------------------------------------------------------
 
@@ -284,7 +286,25 @@ class MenuTree(Tree[Entry]):
     def _move_and_center(self, tnode: TreeNode[Entry]) -> None:
         _ = self.last_line  # rebuild the line table so the new node has its line number
         self.move_cursor(tnode)
-        self.scroll_to_line(max(0, tnode.line - self.size.height // 3), animate=False)
+        # The rebuilt table changes the virtual size; scroll limits and scrollbars follow at
+        # the next layout, so the centring waits for it (done now, it was clamped to the
+        # old size and landed a line or a screen off, depending on the machine's load).
+        self._centering = tnode
+        self.call_after_refresh(self._center, tnode)
+
+    def _center(self, tnode: TreeNode[Entry]) -> None:
+        """Put ``tnode`` a third of the way down the view, if the cursor is still on it."""
+        if self._centering is tnode:
+            self._centering = None
+        if self.cursor_node is not tnode:
+            return  # the user moved on meanwhile
+        height = self.scrollable_content_region.height
+        self.scroll_to(y=max(0, tnode.line - height // 3), animate=False, immediate=True)
+
+    @property
+    def settled(self) -> bool:
+        """False while a jump's centring waits for the layout (tests wait for it)."""
+        return self._centering is None
 
     def action_open_node(self) -> None:
         """Right arrow: open a closed menu, or step into an open one."""
