@@ -5,6 +5,9 @@ read by something that must never see half a file (a crash, a full disk, a secon
 reading at the same time). Each is written to a temporary file in the same directory, flushed
 to disk and renamed over the target, which POSIX makes atomic. Callers turn ``OSError`` into
 their own message (a ``UserError`` for a user's file, silence for a cache).
+
+Reading a file the user named (a plan, a steps file) fails the same few ways whatever it
+holds, so :func:`read_input` says those in one place.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+from ukl_tui.errors import UserError
 
 
 def default_mode(target: Path) -> int:
@@ -74,3 +79,17 @@ def _write_temp(directory: Path, name: str, payload: bytes, mode: int, fsync: bo
             os.unlink(tmp)
         raise
     return tmp
+
+
+def read_input(source: Path, what: str) -> bytes:
+    """The bytes of a file the user named (``what``: "plan file", "steps file"), or the one
+    clear line saying why it cannot be read: missing, a directory, unreadable.
+    """
+    try:
+        return source.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{what} {source} does not exist") from None
+    except IsADirectoryError:
+        raise UserError(f"{what} {source} is a directory") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {source}: {exc.strerror}") from None

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from ukl_tui.ccache_stats import counters, difference, step_env, uses_ccache
 from ukl_tui.diagnose import Diagnosis, diagnose_step
 from ukl_tui.errors import UserError
+from ukl_tui.fsutil import read_input
 from ukl_tui.locate import inspect_boot, with_gdb_stub
 from ukl_tui.procs import kill_group, kill_live_groups
 from ukl_tui.runner import (
@@ -148,14 +149,9 @@ class RunJob:
         ``tree`` and ``application``.
         """
         source = Path(path).expanduser()
+        raw = read_input(source, "steps file")
         try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"steps file {source} does not exist") from None
-        except IsADirectoryError:
-            raise UserError(f"steps file {source} is a directory") from None
-        except OSError as exc:
-            raise UserError(f"cannot read steps file {source}: {exc.strerror}") from None
+            data = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise UserError(f"{source}: not valid JSON: {exc}") from None
         if isinstance(data, list):

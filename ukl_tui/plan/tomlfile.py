@@ -27,6 +27,7 @@ from ukl_tui.boot import (
     network_value_data,
 )
 from ukl_tui.errors import UserError
+from ukl_tui.fsutil import read_input
 from ukl_tui.plan.common import (
     FORMAT_VERSION,
     INITRD_CHOICES,
@@ -228,15 +229,9 @@ class PlanFile:
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Read a plan file; any bad key or value is one UserError naming the file and key."""
         source = absolute(path)
+        raw = read_input(source, "plan file")
         try:
-            with open(source, "rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise UserError(f"plan file {source} does not exist") from None
-        except IsADirectoryError:
-            raise UserError(f"plan file {source} is a directory") from None
-        except OSError as exc:
-            raise UserError(f"cannot read plan file {source}: {exc.strerror}") from None
+            data = tomllib.loads(raw.decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise UserError(f"{source}: not valid TOML: {exc}") from None
         except UnicodeDecodeError:
