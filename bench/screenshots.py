@@ -96,11 +96,9 @@ def _run(name: str, steps: list[dict]) -> Path | None:
 def real_runs() -> dict[str, Path]:
     """Make the runs the Run screen's screenshots show (see the module docstring)."""
     from tests.support.lkdtm_kernel import lkdtm_initramfs
+    from tests.test_run_support import TCG, boot_step_dict
     from ukl_tui.boot import BootSpec
-    from ukl_tui.host import KvmStatus
-    from ukl_tui.initramfs import build_minimal_initramfs
 
-    tcg = KvmStatus(False, "screenshots: TCG")
     shutil.rmtree(RUNS, ignore_errors=True)
     app = RUNS / "app"
     app.mkdir(parents=True)
@@ -110,11 +108,7 @@ def real_runs() -> dict[str, Path]:
     runs = {"run-failed": [{**build, "cwd": str(app), "env": {}, "kind": "build"}]}
     debian = Path(os.environ.get("UKL_TUI_TEST_BZIMAGE", CI_CACHE / "debian-kernel" / "vmlinuz"))
     if debian.is_file():
-        initrd = RUNS / "initramfs.cpio.gz"
-        shutil.copyfile(build_minimal_initramfs(), initrd)
-        spec = BootSpec(kernel=str(debian), initrd=str(initrd), memory_mib=512, accel="tcg")
-        step = spec.to_step(tcg, str(RUNS), timeout=180, success_markers=("UKL BOOTED",))
-        runs["run-booted"] = [step.to_dict()]
+        runs["run-booted"] = [boot_step_dict(debian, RUNS)]  # the boot tests' own
     else:
         print(f"run-booted left out: no {debian} (run .ci/setup)")
     lkdtm = CI_CACHE / "kbuild-lkdtm" / "arch" / "x86" / "boot" / "bzImage"
@@ -127,7 +121,7 @@ def real_runs() -> dict[str, Path]:
             accel="tcg",
             extra_params=("lkdtm=ACCESS_NULL",),
         )
-        step = spec.to_step(tcg, str(RUNS), timeout=180, success_markers=("UKL BOOTED",))
+        step = spec.to_step(TCG, str(RUNS), timeout=180, success_markers=("UKL BOOTED",))
         runs["run-oops"] = [step.to_dict()]
     else:
         print(f"run-oops left out: no {lkdtm} (tests/test_locate_kernel.py builds it)")

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CI_CACHE
+from tests.test_plan import PLAIN_TREE_STEPS
 from tests.test_run_support import cli_env, pids_with_cmdline
 from ukl_tui.plan import Plan
 
@@ -101,16 +102,7 @@ def test_builds_and_boots_to_ukl_booted(e2e: E2E, capsys):
     assert "ukl-tui: OK: the boot reached UKL BOOTED" in out
     summary = e2e.summary()
     ids = [s["id"] for s in summary["steps"]]
-    assert ids == [
-        "build-dir",
-        "kconfig",
-        "kconfig-copy",
-        "olddefconfig",
-        "kconfig-check",
-        "bzImage",
-        "initramfs",
-        "boot",
-    ]
+    assert ids == list(PLAIN_TREE_STEPS)
     assert all(s["status"] == "ok" for s in summary["steps"]), summary["steps"]
     steps = {s["id"]: s for s in summary["steps"]}
     build = steps["bzImage"]
