@@ -31,9 +31,11 @@ from ukl_tui.boot import (
     default_forwards,
     edit_cmdline,
     network_value_data,
+    port_problem,
 )
 from ukl_tui.errors import UserError
 from ukl_tui.host import KvmStatus
+from ukl_tui.locate import free_port
 from ukl_tui.plan.check import PlanChecks
 from ukl_tui.plan.common import (
     MINIMAL_INITRD,
@@ -615,9 +617,6 @@ def _gdb_port_free(boot: BootSpec, warnings: list[str]) -> BootSpec:
     debug run at the same time would make QEMU refuse to start, so that run's stub moves to
     a free loopback port and the warning names it for the user's gdb.
     """
-    from ukl_tui.boot import port_problem
-    from ukl_tui.locate import free_port
-
     problem = port_problem(boot.gdb_port)
     if problem is None:
         return boot
