@@ -109,3 +109,45 @@ def test_a_command_that_exits_at_once_still_leaves_a_whole_entry(tree_copy, tmp_
     env = dict(os.environ)
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=100)
     assert _load(tree_copy).cache_hit
+
+
+def test_pickling_a_deep_tree_does_not_need_a_deep_main_thread_stack(tmp_path) -> None:
+    """A parsed Linux tree pickles ~55,000 levels deep; on the caller's 8 MiB stack that
+    came close enough to the end that CI's run died of SIGSEGV in pickle.dumps. The child
+    here gets a 2 MiB main stack and a 60,000-deep chain: pickled on the caller's stack it
+    crashes, on the pickling thread's own stack it is stored."""
+    import resource
+    import subprocess
+    import sys
+
+    code = (
+        "import pickle, sys\n"
+        "from ukl_tui.kconfig import cache\n"
+        "class Node:\n"
+        "    pass\n"
+        "head = node = Node()\n"
+        "for _ in range(60_000):\n"
+        "    node.next = Node()\n"
+        "    node = node.next\n"
+        "head._readline, head._functions = print, {'f': print}\n"
+        "data = cache._serialise(head)\n"
+        "assert head._readline is print and head._functions == {'f': print}\n"
+        "copy = pickle.loads(data)\n"
+        "depth = 0\n"
+        "while hasattr(copy, 'next'):\n"
+        "    copy, depth = copy.next, depth + 1\n"
+        "print(depth)\n"
+    )
+
+    def small_stack() -> None:
+        resource.setrlimit(resource.RLIMIT_STACK, (2 * 1024 * 1024, 2 * 1024 * 1024))
+
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        preexec_fn=small_stack,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["60000"]
