@@ -127,7 +127,7 @@ def load(key: str, env: Mapping[str, str]) -> Any | None:
 #: C stack, and that depth came within a hair of the main thread's 8 MiB: CI's run crashed
 #: with SIGSEGV inside pickle.dumps. So the pickling runs on a thread of its own whose stack
 #: is sized for it; the pages are only touched as deep as the recursion goes.
-_PICKLE_STACK_BYTES = 512 * 1024 * 1024
+_PICKLE_STACK_BYTES = 256 * 1024 * 1024
 #: Deeper than this is a RecursionError (a cache miss), long before the stack above is used up.
 _PICKLE_RECURSION_LIMIT = 400_000
 _stack_size_lock = threading.Lock()
