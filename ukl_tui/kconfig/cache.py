@@ -124,9 +124,9 @@ def load(key: str, env: Mapping[str, str]) -> Any | None:
 
 #: Pickling a parsed Linux tree recurses about 55,000 levels deep (measured on 6.1 and 6.12;
 #: the order of kconfiglib's sets moves it by a few thousand from run to run). Each level costs
-#: C stack, and that depth came within a hair of the main thread's 8 MiB: CI's run crashed
-#: with SIGSEGV inside pickle.dumps. So the pickling runs on a thread of its own whose stack
-#: is sized for it; the pages are only touched as deep as the recursion goes.
+#: C stack: on a 4 MiB stack the 6.1 tree crashes, on 8 MiB (the main thread's) it passed, and
+#: one CI run crashed there with SIGSEGV inside pickle.dumps. So the pickling runs on a thread
+#: of its own whose stack is sized for it; the pages are only touched as deep as it goes.
 _PICKLE_STACK_BYTES = 256 * 1024 * 1024
 #: Deeper than this is a RecursionError (a cache miss), long before the stack above is used up.
 _PICKLE_RECURSION_LIMIT = 400_000
@@ -134,6 +134,11 @@ _stack_size_lock = threading.Lock()
 
 
 def _serialise(kconf: Any) -> bytes:
+    """The pickle of a parsed tree, made on the pickling thread (see above).
+
+    The file handle and the preprocessor functions cannot be pickled and are not needed
+    after the parse: they are set aside for the dump and put back after it.
+    """
     saved = kconf._readline, kconf._functions
     kconf._readline, kconf._functions = None, {}
     outcome: list[bytes | BaseException] = []
